@@ -1,0 +1,125 @@
+"""The trainwatch event log: an append-only JSON Lines file, one event per line.
+
+This module is the whole contract between a training process and trainwatch. It is
+stdlib-only so that any training script can import it (or write the same lines by hand).
+
+Every line is one JSON object with an ``event`` key and a wall-clock ``time`` (seconds since
+the epoch). The events:
+
+- ``{"event": "run_start", "time": t, "resumed_from": "ckpt.pt" | null, "start_epoch": 0,
+  "start_step": 0, "dataset_sizes": {"train": 4376, "val": 512}, "config": {...}}``
+  A new training segment begins (a resume appends a second ``run_start`` to the same log).
+- ``{"event": "metrics", "time": t, "step": 120, "epoch": 3, "metrics": {"loss": 0.41,
+  "val_loss": 0.52, "lr": 0.001}}``  Keras-style names: ``val_`` prefix for validation.
+- ``{"event": "decode", "time": t, "step": 120, "epoch": 3, "reference": "the cat",
+  "hypothesis": "the", "blank_ratio": 0.93, "sample": "utt-17"}``  One sample decode.
+- ``{"event": "status", "time": t, "state": "running" | "finished" | "crashed" | "stopped",
+  "exit_code": null, "message": ""}``
+- ``{"event": "ack", "time": t, "command_id": "c3", "action": "set_lr", "applied": true,
+  "detail": {"lr": 0.0002}, "message": "lr 0.001 -> 0.0002"}``  A control command was applied.
+- ``{"event": "checkpoint", "time": t, "step": 120, "epoch": 3, "path": "ckpt/last.pt"}``
+- ``{"event": "text", "time": t, "stream": "stderr", "text": "RuntimeWarning: ..."}``
+
+NaN and infinities are written as ``NaN``/``Infinity`` (Python's json default), which the
+trainwatch reader accepts. A half-written last line is normal while the file grows.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from typing import Any, TextIO
+
+SCHEMA_VERSION = 1
+EVENT_KINDS = ("run_start", "metrics", "decode", "status", "ack", "checkpoint", "text")
+RUN_STATES = ("running", "finished", "crashed", "stopped")
+EVENT_LOG_NAME = "events.jsonl"
+
+
+def _clean_number(value: Any) -> Any:
+    """Turn numpy/torch scalars into plain floats so json can write them."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError):
+            pass
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class RunLog:
+    """Appends events to a JSON Lines file, one ``write`` and ``flush`` per event.
+
+    Thread-safe: a lock keeps lines whole when a data-loader thread and the training loop
+    both log. Opening never truncates, so a resumed run appends to the same file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        parent = os.path.dirname(self.path)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        self._file: TextIO = open(self.path, "a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, event: str, **fields: Any) -> None:
+        """Write one event line now; ``fields`` become top-level keys."""
+        record = {"event": event, "time": round(time.time(), 3)}
+        record.update(fields)
+        line = json.dumps(record, default=_clean_number, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+    def run_start(self, resumed_from: str | None = None, start_epoch: int = 0, start_step: int = 0,
+                  dataset_sizes: dict[str, int] | None = None, config: dict[str, Any] | None = None) -> None:
+        self.write("run_start", schema=SCHEMA_VERSION, resumed_from=resumed_from, start_epoch=start_epoch,
+                   start_step=start_step, dataset_sizes=dataset_sizes or {}, config=config or {})
+
+    def metrics(self, step: int | None = None, epoch: float | None = None, **values: Any) -> None:
+        """Log metric values, e.g. ``log.metrics(step=10, epoch=1, loss=0.4, val_loss=0.5)``."""
+        clean = {name: _clean_number(value) for name, value in values.items()}
+        self.write("metrics", step=step, epoch=epoch, metrics=clean)
+
+    def decode(self, reference: str, hypothesis: str, step: int | None = None, epoch: float | None = None,
+               blank_ratio: float | None = None, sample: str | None = None) -> None:
+        fields: dict[str, Any] = {"step": step, "epoch": epoch, "reference": reference, "hypothesis": hypothesis}
+        if blank_ratio is not None and not math.isnan(float(blank_ratio)):
+            fields["blank_ratio"] = float(blank_ratio)
+        if sample is not None:
+            fields["sample"] = sample
+        self.write("decode", **fields)
+
+    def status(self, state: str, exit_code: int | None = None, message: str = "") -> None:
+        if state not in RUN_STATES:
+            raise ValueError(f"unknown run state {state!r}; expected one of {', '.join(RUN_STATES)}")
+        self.write("status", state=state, exit_code=exit_code, message=message)
+
+    def ack(self, command_id: str, action: str, applied: bool, detail: dict[str, Any] | None = None,
+            message: str = "") -> None:
+        self.write("ack", command_id=command_id, action=action, applied=applied, detail=detail or {},
+                   message=message)
+
+    def checkpoint(self, path: str, step: int | None = None, epoch: float | None = None) -> None:
+        self.write("checkpoint", path=path, step=step, epoch=epoch)
+
+    def text(self, text: str, stream: str = "stdout") -> None:
+        self.write("text", stream=stream, text=text)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
+
+    def __enter__(self) -> "RunLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,6 @@
+"""Allow ``python -m tui``."""
+import sys
+
+from tui.cli import main
+
+sys.exit(main())

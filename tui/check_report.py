@@ -1,0 +1,85 @@
+"""`trainwatch check`: read a log headlessly, diagnose it, report as JSON or a table."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+from tui.diagnosis.engine import DiagnosisEngine
+from tui.diagnosis.finding import Finding
+from tui.readers import read_target
+from tui.run_model import RunModel
+
+
+def diagnose_target(target: str, thresholds: dict | None = None) -> tuple[RunModel, list[Finding]]:
+    """Read a target completely and run every diagnosis on it."""
+    contents = read_target(target)
+    model = RunModel(contents.source, contents.format_name)
+    model.apply(contents.records)
+    return model, DiagnosisEngine(thresholds).update(model)
+
+
+def report_document(model: RunModel, findings: list[Finding]) -> dict[str, Any]:
+    """The JSON contract of `trainwatch check --json` (see PRODUCT.md)."""
+    return {
+        "source": model.source,
+        "format": model.format_name,
+        "segments": sum(1 for segment in model.segments if not segment.empty) or 1,
+        "samples": model.decode_count,
+        "series": {name: model.summary_of(name) for name in model.series_names()},
+        "findings": [finding.to_json() for finding in findings],
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def write_json(document: dict[str, Any], stream=sys.stdout) -> None:
+    json.dump(_json_safe(document), stream, indent=1, allow_nan=False)
+    stream.write("\n")
+
+
+def print_table(model: RunModel, findings: list[Finding], document: dict[str, Any]) -> None:
+    """The human view: what was read, each metric's last/best, then the findings."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{document['source']}[/bold]  format [cyan]{document['format']}[/cyan]  "
+                  f"segments {document['segments']}  decode samples {document['samples']}")
+    metrics = Table(title="metrics", title_justify="left", show_edge=False)
+    for column in ("metric", "points", "last", "best", "best at", "goal"):
+        metrics.add_column(column, justify="right" if column in ("points", "last", "best") else "left")
+    for name, summary in document["series"].items():
+        best_at = ("epoch " + str(summary["best_epoch"])) if summary["best_epoch"] is not None else (
+            "step " + str(summary["best_step"]) if summary["best_step"] is not None else "")
+        metrics.add_row(name, str(summary["points"]), _short(summary["last"]), _short(summary["best"]), best_at,
+                        summary["goal"] or "")
+    console.print(metrics)
+    if not findings:
+        console.print("[green]No findings: nothing looks wrong.[/green]")
+        return
+    table = Table(title="findings", title_justify="left", show_edge=False, show_lines=True)
+    for column in ("severity", "finding", "since", "evidence", "action"):
+        table.add_column(column, overflow="fold")
+    colours = {"critical": "bold red", "warning": "yellow", "info": "blue"}
+    for finding in findings:
+        since = f"epoch {finding.epoch:g}" if finding.epoch is not None else (
+            f"step {finding.step}" if finding.step is not None else "")
+        table.add_row(f"[{colours[finding.severity]}]{finding.severity}[/]", f"{finding.title}\n[dim]{finding.id}[/dim]",
+                      since, finding.evidence, finding.action or "")
+    console.print(table)
+    for notice in dict.fromkeys(model.notices):
+        console.print(f"[dim]note: {notice}[/dim]")
+
+
+def _short(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"

@@ -1,0 +1,143 @@
+"""Rules about the learning-rate schedule and resuming: lr_wasted, lr_oscillation, resume_collapse."""
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+
+from tui.diagnosis.finding import Finding
+from tui.diagnosis.rules_validation import smoothing_for
+from tui.diagnosis.segment_view import Curve, SegmentView
+from tui.diagnosis.signal import debiased_ema, fmt, gain, noise_level, when
+from tui.run_model import Segment
+
+Thresholds = dict[str, dict]
+
+
+def _time(curve: Curve, index: int) -> float:
+    """A comparable position in time: the step when known, else the epoch, else the index."""
+    step, epoch = curve.steps[index], curve.epochs[index]
+    return step if math.isfinite(step) else (epoch if math.isfinite(epoch) else float(index))
+
+
+def _eval_index_at(val: Curve, moment: float, lr: Curve) -> int:
+    """The first evaluation at or after a moment on the LR curve's clock."""
+    uses_steps = math.isfinite(lr.steps[0]) and math.isfinite(val.steps[0])
+    keys = [(val.steps[i] if uses_steps else val.epochs[i]) for i in range(len(val))]
+    if any(not math.isfinite(k) for k in keys):
+        return min(len(val), int(moment))
+    return bisect_left(keys, moment - 1e-9)
+
+
+def _lr_time(lr: Curve, index: int, val: Curve) -> float:
+    uses_steps = math.isfinite(lr.steps[index]) and math.isfinite(val.steps[0])
+    value = lr.steps[index] if uses_steps else lr.epochs[index]
+    return value if math.isfinite(value) else float(index)
+
+
+def check_lr_wasted(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
+    """The LR was cut, yet validation has not improved beyond noise since."""
+    rules = thresholds["lr_wasted"]
+    lr, val = view.lr, view.main_val or view.val_loss
+    if lr is None or val is None or val.goal is None or len(val) < 5:
+        return None
+    cuts = [i for i in range(1, len(lr)) if lr.values[i - 1] > 0 and lr.values[i] <= rules["cut_ratio"] * lr.values[i - 1]]
+    if not cuts:
+        return None
+    smoothed = debiased_ema(val.values, smoothing_for(val, thresholds))
+    noise = rules["noise_multiple"] * noise_level(val.values)
+    wasted_from: int | None = None
+    for cut in cuts:
+        first_eval = _eval_index_at(val, _lr_time(lr, cut, val), lr)
+        if first_eval <= 0 or first_eval >= len(val):
+            continue
+        before = smoothed[:first_eval]
+        best_before = min(before) if val.goal == "min" else max(before)
+        after = smoothed[first_eval:]
+        best_after = min(after) if val.goal == "min" else max(after)
+        helped = gain(best_after, best_before, val.goal) > max(noise, 1e-3 * abs(best_before))
+        if helped:
+            wasted_from = None
+        elif wasted_from is None:
+            wasted_from = cut
+    if wasted_from is None:
+        return None
+    first_eval = _eval_index_at(val, _lr_time(lr, wasted_from, val), lr)
+    evals_since = len(val) - first_eval
+    if evals_since < rules["min_evals_after_cut"]:
+        return None
+    cuts_since = [c for c in cuts if c >= wasted_from]
+    before = val.values[:first_eval]
+    best_before = min(before) if val.goal == "min" else max(before)
+    after = val.values[first_eval:]
+    best_after = min(after) if val.goal == "min" else max(after)
+    epoch, step = lr.time_at(wasted_from)
+    evidence = (f"LR cut {len(cuts_since)} time(s) since {when(epoch, step)} ({fmt(lr.values[wasted_from - 1])} -> "
+                f"{fmt(lr.values[-1])}); {val.name} best {fmt(best_before)} before, {fmt(best_after)} in the "
+                f"{evals_since} evaluations since: no gain beyond noise (±{fmt(noise)})")
+    return Finding("lr_wasted", "warning", f"LR cuts not helping {val.name}", evidence, epoch, _int(step), segment)
+
+
+def check_lr_oscillation(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
+    """Warm restarts or LR jumps that keep knocking validation back."""
+    rules = thresholds["lr_oscillation"]
+    lr, val = view.lr, view.main_val or view.val_loss
+    if lr is None:
+        return None
+    restarts, peak = [], lr.values[0]
+    for i in range(1, len(lr)):
+        previous, current = lr.values[i - 1], lr.values[i]
+        if previous > 0 and current >= rules["jump_ratio"] * previous and previous <= peak / rules["jump_ratio"]:
+            restarts.append(i)
+        peak = max(peak, current)
+    if len(restarts) < rules["min_restarts"]:
+        return None
+    knocked = []
+    if val is not None and val.goal:
+        for restart in restarts:
+            index = _eval_index_at(val, _lr_time(lr, restart, val), lr)
+            if 0 < index < len(val) and gain(val.values[index], val.values[index - 1], val.goal) < 0:
+                knocked.append((index, val.values[index - 1], val.values[index]))
+    if val is not None and not knocked:
+        return None
+    epoch, step = lr.time_at(restarts[0])
+    jumps = ", ".join(f"{fmt(lr.values[i - 1])}->{fmt(lr.values[i])}" for i in restarts[:4])
+    evidence = f"LR jumped back up {len(restarts)} times ({jumps})"
+    if knocked:
+        evidence += f"; {val.name} got worse right after {len(knocked)} of them (" + ", ".join(
+            f"{fmt(a)}->{fmt(b)}" for _, a, b in knocked[:3]) + ")"
+    return Finding("lr_oscillation", "warning", "LR warm restarts knock validation back", evidence, epoch, _int(step),
+                   segment)
+
+
+def check_resume_collapse(view: SegmentView, previous: Segment | None, thresholds: Thresholds,
+                          segment: int) -> Finding | None:
+    """Right after a resume, validation falls far below where the checkpoint was."""
+    rules = thresholds["resume_collapse"]
+    if not view.segment.resumed:
+        return None
+    val = view.main_val or view.val_loss
+    if val is None or val.goal is None or len(val) < 3:
+        return None
+    reference, where = val.values[0], f"the first evaluation ({when(*val.time_at(0))})"
+    window = val.values[1: 1 + int(rules["first_evals"])]
+    if previous is not None and val.name in previous.series and len(previous.series[val.name]):
+        last_before = previous.series[val.name].values[-1]
+        if math.isfinite(last_before):
+            reference, where, window = last_before, "the last evaluation before the resume", val.values[:int(rules["first_evals"])]
+    worst = min(window) if val.goal == "max" else max(window)
+    if reference == 0:
+        return None
+    change = (worst - reference) / abs(reference)
+    collapsed = change <= -rules["max_drop"] if val.goal == "max" else change >= rules["max_rise"]
+    if not collapsed:
+        return None
+    index = val.values.index(worst)
+    epoch, step = val.time_at(index)
+    evidence = (f"{val.name} {fmt(reference)} at {where}, {fmt(worst)} at {when(epoch, step)} right after resuming "
+                f"({change:+.0%}); the run restarted at {when(view.segment.start_epoch, view.segment.start_step)}")
+    return Finding("resume_collapse", "critical", f"Collapse after resume: {val.name} {fmt(reference)} -> {fmt(worst)}",
+                   evidence, epoch, _int(step), segment)
+
+
+def _int(value: float | None) -> int | None:
+    return int(value) if value is not None and math.isfinite(value) else None

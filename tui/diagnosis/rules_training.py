@@ -1,0 +1,205 @@
+"""Rules on training health and the data: divergence, blank_collapse, small_val_set, class_imbalance,
+data_warning."""
+from __future__ import annotations
+
+import math
+from statistics import mean
+
+from tui.diagnosis.finding import Finding
+from tui.diagnosis.segment_view import SegmentView
+from tui.diagnosis.signal import debiased_ema, fmt, when
+from tui.run_model import RunModel
+
+Thresholds = dict[str, dict]
+# Losses that cannot be negative: a negative value means the loss computation is broken.
+NON_NEGATIVE_LOSS_WORDS = ("ctc", "nll", "cross_entropy", "crossentropy", "ce", "bce", "mse", "mae")
+
+
+def check_divergence(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
+    rules = thresholds["divergence"]
+    for series in view.segment.series.values():
+        meta = series.meta
+        if not meta.is_loss or not meta.is_metric:
+            continue
+        bad = series.nan_count + series.inf_count
+        if bad:
+            first = next(i for i, v in enumerate(series.values) if not math.isfinite(v))
+            epoch, step = series.epochs[first], series.steps[first]
+            evidence = (f"{series.name} is NaN/Inf at {bad} of {len(series)} points, first at "
+                        f"{when(_finite(epoch), _finite(step))} (last finite value before: "
+                        f"{fmt(next((v for v in reversed(series.values[:first]) if math.isfinite(v)), None))})")
+            return Finding("divergence", "critical", f"Divergence: {series.name} became NaN/Inf", evidence,
+                           _finite(epoch), _int(step), segment)
+        negative = [v for v in series.values if v < 0]
+        words = meta.base.split("_")
+        must_be_positive = any(word in NON_NEGATIVE_LOSS_WORDS for word in words)
+        if negative and (must_be_positive or len(negative) >= rules["negative_fraction"] * len(series)):
+            first = next(i for i, v in enumerate(series.values) if v < 0)
+            epoch, step = series.epochs[first], series.steps[first]
+            evidence = (f"{series.name} is negative at {len(negative)} of {len(series)} points (min {fmt(min(negative))}),"
+                        f" first at {when(_finite(epoch), _finite(step))}: a likelihood loss cannot go below 0")
+            return Finding("divergence", "critical", f"Divergence: impossible values of {series.name}", evidence,
+                           _finite(epoch), _int(step), segment)
+    return _rising_loss(view, rules, segment)
+
+
+def _rising_loss(view: SegmentView, rules: dict, segment: int) -> Finding | None:
+    """Training loss climbs back well above its low and stays there (LR too high)."""
+    train = view.train_loss
+    if train is None or len(train) < 5:
+        return None
+    smoothed = debiased_ema(train.values, 0.6 if len(train) >= 20 else 0.0)
+    low_index = min(range(len(smoothed)), key=smoothed.__getitem__)
+    low = smoothed[low_index]
+    after = smoothed[low_index + 1:]
+    if low <= 0 or len(after) < 3:
+        return None
+    peak = max(after)
+    risen = [v for v in after if v >= rules["rise_factor"] * low]
+    exploded = peak >= rules["explosion_factor"] * low and sum(v >= rules["explosion_factor"] * low for v in after) >= 3
+    if not exploded and len(risen) < max(3, rules["sustained_fraction"] * len(after)):
+        return None
+    epoch, step = train.time_at(low_index)
+    evidence = (f"{train.name} fell to {fmt(low)} (smoothed) at {when(epoch, step)}, then rose to {fmt(peak)}"
+                f" ({peak / low:.1f}x) and stayed above {rules['rise_factor']}x for {len(risen)} of {len(after)} points")
+    lr = view.lr
+    if lr is not None:
+        evidence += f"; LR peaked at {fmt(max(lr.values))}"
+    return Finding("divergence", "critical", f"Divergence: {train.name} rising", evidence, epoch, _int(step), segment)
+
+
+def check_blank_collapse(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
+    rules = thresholds["blank_collapse"]
+    decodes = view.segment.decodes
+    if decodes:
+        latest_epoch = decodes[-1].epoch
+        recent = [d for d in decodes if d.epoch == latest_epoch][-64:] if latest_epoch is not None else decodes[-64:]
+        past_early = latest_epoch is None or latest_epoch > rules["early_epochs"]
+        if past_early and recent:
+            short = [d for d in recent if len(d.hypothesis.split()) <= rules["short_ratio"] * len(d.reference.split())]
+            mean_wer = mean(d.wer for d in recent)
+            ref_words = sum(len(d.reference.split()) for d in recent) or 1
+            hyp_words = sum(len(d.hypothesis.split()) for d in recent)
+            distinct_refs = len({d.reference for d in recent})
+            distinct_hyps = len({d.hypothesis for d in recent})
+            empty = sum(d.empty for d in recent)
+            too_short = len(short) >= rules["short_fraction"] * len(recent) or (
+                hyp_words <= 0.5 * ref_words and mean_wer >= rules["high_error"])
+            degenerate = (len(recent) >= rules["min_samples"] and distinct_refs >= rules["min_samples"]
+                          and distinct_hyps <= rules["distinct_ratio"] * distinct_refs and mean_wer >= rules["high_error"])
+            if too_short or degenerate:
+                evidence = (f"{len(recent)} decodes at {when(latest_epoch, decodes[-1].step)}: {empty} empty, "
+                            f"{len(short)} under {rules['short_ratio']:.0%} of the target length; "
+                            f"{hyp_words} predicted words for {ref_words} target words; {distinct_hyps} distinct "
+                            f"predictions for {distinct_refs} targets; mean WER {mean_wer:.0%}")
+                return Finding("blank_collapse", "critical", "Blank collapse: predictions empty or far too short",
+                               evidence, latest_epoch, decodes[-1].step, segment)
+    return _stuck_error_rate(view, rules, segment)
+
+
+def _stuck_error_rate(view: SegmentView, rules: dict, segment: int) -> Finding | None:
+    """An error rate pinned at 100% past the first evaluations: the model outputs nothing."""
+    for series in view.val_series:
+        if series.meta.base not in ("wer", "cer", "uer"):
+            continue
+        values = [v for v in series.values if math.isfinite(v)]
+        scale = 100.0 if max(values) > 1.5 else 1.0
+        run, longest, longest_end = 0, 0, -1
+        for index, value in enumerate(values):
+            run = run + 1 if index >= 1 and value / scale >= rules["stuck_error"] else 0
+            if run > longest:
+                longest, longest_end = run, index
+        if longest >= rules["stuck_evals"]:
+            start = longest_end - longest + 1
+            epoch, step = series.epochs[start], series.steps[start]
+            recovered = longest_end < len(values) - 1
+            evidence = (f"{series.name} stayed at {fmt(values[start])}+ for {longest} evaluations"
+                        f" ({when(_finite(epoch), _finite(step))} to {when(_finite(series.epochs[longest_end]), _finite(series.steps[longest_end]))})"
+                        + (f"; it later fell to {fmt(min(values))}" if recovered else ": still there"))
+            return Finding("blank_collapse", "warning" if recovered else "critical",
+                           f"Blank collapse: {series.name} stuck at 100%", evidence, _finite(epoch), _int(step), segment)
+    return None
+
+
+def check_small_val_set(view: SegmentView, model: RunModel, thresholds: Thresholds, segment: int) -> Finding | None:
+    rules = thresholds["small_val_set"]
+    stated = model.dataset_sizes.get("val")
+    for series in view.val_series:
+        if not series.meta.bounded or series.meta.goal != "max":
+            continue
+        values = [v for v in series.values if math.isfinite(v)]
+        scale = 100.0 if max(values) > 1.5 else 1.0
+        fractions = [v / scale for v in values]
+        size = stated if stated is not None else _granularity(fractions, rules)
+        if size is None or size > rules["max_samples"]:
+            continue
+        last = fractions[-1]
+        low, high = _wilson(last, size)
+        how = "stated in the log" if stated is not None else f"every value is k/{size}"
+        evidence = (f"validation has about {size} samples ({how}); {series.name} {last:.1%} has a 95% interval "
+                    f"of {low:.1%}-{high:.1%}, so changes under ±{(high - low) / 2:.0%} are noise")
+        return Finding("small_val_set", "warning", f"Validation set too small: ~{size} samples", evidence,
+                       None, None, segment)
+    return None
+
+
+def _granularity(fractions: list[float], rules: dict) -> int | None:
+    """The smallest n with every value a multiple of 1/n, when the values say so clearly."""
+    distinct = sorted(set(round(f, 6) for f in fractions))
+    if len(distinct) < rules["min_distinct"]:
+        return None
+    for n in range(2, int(rules["max_samples"]) + 1):
+        if all(abs(f * n - round(f * n)) <= rules["tolerance"] * n for f in distinct):
+            return n
+    return None
+
+
+def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def check_class_imbalance(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
+    """Per-class validation results (val_acc_<class>) far apart: a class is left behind."""
+    rules = thresholds["class_imbalance"]
+    main = view.main_val
+    if main is None:
+        return None
+    prefix = main.name + "_"
+    classes = {name[len(prefix):]: s for name, s in view.segment.series.items() if name.startswith(prefix) and len(s)}
+    if len(classes) < 2:
+        return None
+    last = {name: s.values[-1] for name, s in classes.items() if math.isfinite(s.values[-1])}
+    if len(last) < 2:
+        return None
+    scale = 100.0 if max(last.values()) > 1.5 else 1.0
+    best_class, worst_class = max(last, key=last.get), min(last, key=last.get)
+    spread = (last[best_class] - last[worst_class]) / scale
+    if spread < rules["min_spread"] or last[worst_class] / scale > rules["max_worst"]:
+        return None
+    evidence = (f"at the last evaluation {prefix}{worst_class} is {fmt(last[worst_class])} while {prefix}{best_class} is "
+                f"{fmt(last[best_class])}; per class: " + ", ".join(f"{k} {fmt(v)}" for k, v in last.items()))
+    epoch, step = main.time_at(len(main) - 1)
+    return Finding("class_imbalance", "warning", f"Class imbalance: '{worst_class}' left behind", evidence,
+                   epoch, _int(step), segment)
+
+
+def check_data_warning(model: RunModel) -> Finding | None:
+    if not model.warnings:
+        return None
+    first = model.warnings[0]
+    distinct = list(dict.fromkeys(w.text for w in model.warnings))
+    evidence = (f"{model.warning_count} data-pipeline warning line(s), first at {when(first.epoch, first.step)}: "
+                + "; ".join(text[:160] for text in distinct[:3]))
+    return Finding("data_warning", "warning", "Data warnings in the run's output", evidence, first.epoch, first.step,
+                   len(model.segments) - 1)
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _int(value: float | None) -> int | None:
+    return int(value) if value is not None and math.isfinite(value) else None

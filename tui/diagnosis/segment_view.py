@@ -1,0 +1,140 @@
+"""The series a rule needs from one segment: main validation metric, its training twin, the LR."""
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import cached_property
+
+from tui.metric_names import main_metric_rank
+from tui.run_model import Segment
+from tui.series import Series
+
+
+@dataclass
+class Curve:
+    """The finite points of one series, with where each point lies in time."""
+
+    name: str
+    goal: str | None
+    values: list[float]
+    epochs: list[float]
+    steps: list[float]
+    bounded: bool = False
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def time_at(self, index: int) -> tuple[float | None, float | None]:
+        epoch, step = self.epochs[index], self.steps[index]
+        return (epoch if math.isfinite(epoch) else None, step if math.isfinite(step) else None)
+
+    @property
+    def percent(self) -> bool:
+        """Bounded metrics written as 0-100 rather than 0-1."""
+        return self.bounded and max(abs(v) for v in self.values) > 1.5
+
+
+def curve_of(series: Series, coarse: bool = False) -> Curve:
+    values, steps, epochs = series.coarse() if coarse else series.finite()
+    if series.meta.split in ("val", "test") and values and values[0] == 0 and any(values):
+        # Exact zeros before the first real value mean "not evaluated yet" (YOLO with val=False),
+        # not a perfect loss or a zero accuracy.
+        first = next(i for i, v in enumerate(values) if v != 0)
+        values, steps, epochs = values[first:], steps[first:], epochs[first:]
+    return Curve(series.name, series.meta.goal, values, epochs, steps, series.meta.bounded)
+
+
+def _time_key(curve: Curve, index: int) -> float | None:
+    step = curve.steps[index]
+    return step if math.isfinite(step) else None
+
+
+class SegmentView:
+    """Picks and aligns the curves of a segment once; rules read them."""
+
+    def __init__(self, segment: Segment) -> None:
+        self.segment = segment
+
+    @cached_property
+    def val_series(self) -> list[Series]:
+        """Validation metrics with a goal; test metrics stand in when nothing says val."""
+        chosen = [s for s in self.segment.series.values() if s.meta.split == "val" and s.meta.goal]
+        if not chosen:
+            chosen = [s for s in self.segment.series.values() if s.meta.split == "test" and s.meta.goal]
+        # A metric evaluated only once (Lightning's final test row) says nothing about a trend.
+        return [s for s in chosen if len(s) - s.nan_count - s.inf_count >= 2]
+
+    @cached_property
+    def main_val(self) -> Curve | None:
+        """The validation metric people watch: an error rate or accuracy before a loss."""
+        if not self.val_series:
+            return None
+        ranked = sorted(self.val_series, key=lambda s: (main_metric_rank(s.meta.base), -len(s)))
+        return curve_of(ranked[0])
+
+    @cached_property
+    def val_loss(self) -> Curve | None:
+        losses = [s for s in self.val_series if s.meta.is_loss]
+        if not losses:
+            return None
+        losses.sort(key=lambda s: (s.meta.base != "loss", "_" in s.meta.base, -len(s)))
+        return curve_of(losses[0])
+
+    @cached_property
+    def train_loss(self) -> Curve | None:
+        """The training loss at full resolution when short, as bucket means when long."""
+        series = self.train_loss_series
+        return curve_of(series, coarse=len(series) > 2000) if series else None
+
+    @cached_property
+    def train_loss_series(self) -> Series | None:
+        losses = [s for s in self.segment.series.values()
+                  if s.meta.split in ("", "train") and s.meta.is_loss and s.meta.is_metric]
+        if not losses:
+            return None
+        # 'loss' itself, then per-step logs (more points), then the rest (total_loss, ctc_loss).
+        losses.sort(key=lambda s: (s.meta.base != "loss" and s.meta.base not in ("total_loss", "avg_loss"),
+                                   -len(s)))
+        return losses[0]
+
+    def train_twin(self, val: Curve) -> Curve | None:
+        """The training series of the same metric as a validation curve (val_wer -> train_wer)."""
+        val_meta = self.segment.series[val.name].meta
+        twins = [s for s in self.segment.series.values()
+                 if s.meta.split in ("", "train") and s.meta.base == val_meta.base and s.meta.is_metric]
+        if not twins and val_meta.is_loss:
+            return self.train_loss
+        if not twins:
+            return None
+        twins.sort(key=lambda s: -len(s))
+        return curve_of(twins[0], coarse=len(twins[0]) > 2000)
+
+    @cached_property
+    def lr(self) -> Curve | None:
+        rates = [s for s in self.segment.series.values() if s.meta.is_lr and len(s) >= 2]
+        if not rates:
+            return None
+        rates.sort(key=lambda s: -len(s))
+        return curve_of(rates[0])
+
+
+def align(reference: Curve, other: Curve) -> list[float | None]:
+    """For each point of ``reference``, the latest value of ``other`` at or before it.
+
+    Steps are used when both curves have them, else epochs, else the position in the log.
+    """
+    ref_keys = [_time_key(reference, i) for i in range(len(reference))]
+    other_keys = [_time_key(other, i) for i in range(len(other))]
+    if None in ref_keys or None in other_keys:
+        ref_keys = [e if math.isfinite(e) else None for e in reference.epochs]
+        other_keys = [e if math.isfinite(e) else None for e in other.epochs]
+    if None in ref_keys or None in other_keys:
+        if len(reference) == len(other):
+            return list(other.values)
+        return [None] * len(reference)
+    aligned: list[float | None] = []
+    for key in ref_keys:
+        position = bisect_right(other_keys, key + 1e-9)
+        aligned.append(other.values[position - 1] if position else None)
+    return aligned

@@ -1,0 +1,69 @@
+"""Small numeric helpers the rules share: smoothing, noise, comparison by goal."""
+from __future__ import annotations
+
+import math
+from statistics import median
+
+
+def debiased_ema(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing: an EMA whose start is not biased towards zero."""
+    if weight <= 0:
+        return list(values)
+    smoothed, last, steps = [], 0.0, 0
+    for value in values:
+        steps += 1
+        last = last * weight + (1 - weight) * value
+        smoothed.append(last / (1 - weight ** steps))
+    return smoothed
+
+
+def noise_level(values: list[float]) -> float:
+    """Robust estimate of the point-to-point noise of a series, trends excluded.
+
+    Second differences cancel a locally straight trend; for white noise their spread is
+    sqrt(6) times the noise's, and the median absolute deviation ignores single spikes.
+    """
+    if len(values) < 4:
+        return 0.0
+    second = [values[i + 1] - 2 * values[i] + values[i - 1] for i in range(1, len(values) - 1)]
+    centre = median(second)
+    return 1.4826 * median(abs(d - centre) for d in second) / math.sqrt(6)
+
+
+def gain(new: float, old: float, goal: str) -> float:
+    """How much better ``new`` is than ``old`` (negative when worse)."""
+    return (old - new) if goal == "min" else (new - old)
+
+
+def best_index(values: list[float], goal: str) -> int:
+    pick = min if goal == "min" else max
+    target = pick(values)
+    return values.index(target)
+
+
+def relative(change: float, level: float) -> float:
+    return change / abs(level) if level else (math.inf if change else 0.0)
+
+
+def fmt(value: float | None) -> str:
+    """Numbers for evidence text: short but exact enough to find in the log."""
+    if value is None or not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:.0f}"
+    if magnitude >= 1:
+        return f"{value:.4g}"
+    if magnitude >= 1e-3:
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return f"{value:.2e}"
+
+
+def when(epoch: float | None, step: float | None) -> str:
+    if epoch is not None and math.isfinite(epoch):
+        return f"epoch {epoch:g}"
+    if step is not None and math.isfinite(step):
+        return f"step {step:g}"
+    return "the start"

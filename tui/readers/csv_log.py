@@ -1,0 +1,130 @@
+"""CSV logs: Keras CSVLogger, Lightning metrics.csv, YOLO results.csv, custom CSVs, decode CSVs."""
+from __future__ import annotations
+
+import csv
+import os
+import re
+
+from tui.readers.parser_base import LineParser
+from tui.readers.values import number_in, to_float
+from tui.records import DecodeRecord, MetricRecord, ReaderNotice, Record, RunStartRecord
+
+_STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps")
+_EPOCH_COLUMNS = ("epoch", "epochs")
+_REFERENCE_COLUMNS = ("truth", "target", "reference", "ref", "label", "ground_truth", "groundtruth", "gt",
+                      "transcript", "text")
+_HYPOTHESIS_COLUMNS = ("decoded", "prediction", "pred", "predicted", "hypothesis", "hyp", "output",
+                       "decode", "transcription")
+
+
+_HEADER_CELL_RE = re.compile(r"^[\w /().\-\[\]@%#+]+$")
+
+
+def _column_index(header: list[str], names: tuple[str, ...]) -> int | None:
+    lowered = [column.strip().lower() for column in header]
+    for name in names:
+        if name in lowered:
+            return lowered.index(name)
+    return None
+
+
+def looks_like_csv_header(line: str) -> bool:
+    """A first line of 2+ comma-separated names, not all of them numbers."""
+    if "," not in line or line.lstrip().startswith(("{", "[", "#", "|")):
+        return False
+    cells = next(csv.reader([line]))
+    names = [cell.strip() for cell in cells]
+    return len(names) >= 2 and sum(to_float(name) is None for name in names) >= len(names) - 1 and all(
+        len(name) < 80 and _HEADER_CELL_RE.match(name) for name in names if name)
+
+
+def is_decode_header(line: str) -> bool:
+    cells = next(csv.reader([line]))
+    return _column_index(cells, _REFERENCE_COLUMNS) is not None and _column_index(cells, _HYPOTHESIS_COLUMNS) is not None
+
+
+class CsvLogParser(LineParser):
+    """One row, one metric record; empty cells are absent values (Lightning's sparse rows)."""
+
+    def __init__(self, source_name: str = "") -> None:
+        self.header: list[str] | None = None
+        self.header_line = ""
+        self.format_name = "csv"
+        self._source_name = os.path.basename(source_name)
+        self._step_index: int | None = None
+        self._epoch_index: int | None = None
+        self.skipped_rows = 0
+        self._decodes: tuple[int, int] | None = None
+        self._decode_epoch: float | None = None
+
+    def _set_header(self, line: str) -> None:
+        self.header_line = line.strip()
+        self.header = [name.strip() for name in next(csv.reader([line]))]
+        lowered = [name.lower() for name in self.header]
+        self._step_index = _column_index(self.header, _STEP_COLUMNS)
+        self._epoch_index = _column_index(self.header, _EPOCH_COLUMNS)
+        reference, hypothesis = _column_index(self.header, _REFERENCE_COLUMNS), _column_index(self.header, _HYPOTHESIS_COLUMNS)
+        if reference is not None and hypothesis is not None:
+            self._decodes = (reference, hypothesis)
+            self.format_name = "decode_csv"
+            # Per-epoch decode files are named e10.csv, epoch_10.csv, ...
+            match = re.search(r"(?:^|[^a-z])(?:e|ep|epoch)[_-]?(\d+)", self._source_name.lower())
+            self._decode_epoch = float(match.group(1)) if match else None
+        elif any(name.startswith(("train/", "metrics/", "val/")) for name in lowered):
+            self.format_name = "yolo_results_csv"
+        elif "step" in lowered and "epoch" in lowered:
+            self.format_name = "lightning_metrics_csv"
+        elif lowered and lowered[0] == "epoch":
+            self.format_name = "keras_csvlogger"
+
+    def parse_lines(self, lines: list[str]) -> list[Record]:
+        records: list[Record] = []
+        skipped_before = self.skipped_rows
+        for line in lines:
+            if not line.strip():
+                continue
+            if self.header is None:
+                self._set_header(line)
+                continue
+            if line.strip() == self.header_line:
+                # The header again: another run was appended to this file.
+                records.append(RunStartRecord())
+                continue
+            try:
+                cells = next(csv.reader([line]))
+            except csv.Error:
+                self.skipped_rows += 1
+                continue
+            record = self._record_of(cells)
+            if record is None:
+                self.skipped_rows += 1
+            else:
+                records.append(record)
+        if self.skipped_rows > skipped_before:
+            records.append(ReaderNotice(f"skipped {self.skipped_rows - skipped_before} CSV row(s) without numbers"))
+        return records
+
+    def _record_of(self, cells: list[str]) -> Record | None:
+        assert self.header is not None
+        if self._decodes is not None:
+            reference_index, hypothesis_index = self._decodes
+            if max(reference_index, hypothesis_index) >= len(cells):
+                return None
+            return DecodeRecord(cells[reference_index].strip(), cells[hypothesis_index].strip(),
+                                epoch=self._decode_epoch)
+        step = epoch = None
+        values: dict[str, float] = {}
+        for index, cell in enumerate(cells[: len(self.header)]):
+            if index == self._step_index:
+                step = to_float(cell)
+            elif index == self._epoch_index:
+                epoch = to_float(cell)
+                if epoch is None and cell.strip():
+                    epoch = number_in(cell)  # "Epoch 12"
+            else:
+                number = to_float(cell)
+                if number is not None and self.header[index]:
+                    values[self.header[index]] = number
+        if not values:
+            return None
+        return MetricRecord(values, int(step) if step is not None and step == step else None, epoch)

@@ -1,0 +1,33 @@
+"""Hugging Face ``trainer_state.json``: rewritten whole at every save, so it is re-read whole."""
+from __future__ import annotations
+
+import json
+
+from tui.readers.parser_base import WholeFileParser
+from tui.readers.values import record_from_mapping
+from tui.records import ReaderNotice, Record
+
+# The closing summary entry repeats averages over the whole run; it is not a point in time.
+SUMMARY_KEYS = ("train_runtime", "total_flos")
+
+
+class HfTrainerStateParser(WholeFileParser):
+    format_name = "hf_trainer_state"
+
+    def parse_whole(self, data: bytes) -> list[Record]:
+        try:
+            state = json.loads(data.decode("utf-8", errors="replace"))
+        except ValueError:
+            # Caught mid-rewrite: the next change event brings the complete file.
+            return [ReaderNotice("trainer_state.json is not complete JSON yet (being rewritten?)")]
+        history = state.get("log_history") if isinstance(state, dict) else None
+        if not isinstance(history, list):
+            return [ReaderNotice("trainer_state.json has no log_history list")]
+        records: list[Record] = []
+        for entry in history:
+            if not isinstance(entry, dict) or any(key in entry for key in SUMMARY_KEYS):
+                continue
+            record = record_from_mapping(entry)
+            if record is not None:
+                records.append(record)
+        return records

@@ -1,0 +1,200 @@
+"""Pick the parser for a log and drive it over bytes, whether the file is whole or still growing."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from tui.readers.csv_log import CsvLogParser, looks_like_csv_header
+from tui.readers.hf_trainer_state import HfTrainerStateParser
+from tui.readers.json_lines import JsonLinesParser
+from tui.readers.line_buffer import LineBuffer
+from tui.readers.mlflow_metric import MlflowMetricParser, looks_like_mlflow_metric
+from tui.readers.native_jsonl import NativeJsonlParser
+from tui.readers.parser_base import LineParser, StreamParser, WholeFileParser
+from tui.readers.tensorboard_events import TensorBoardEventParser
+from tui.readers.text_log import TextLogParser
+from tui.records import MetricRecord, Record, ResetRecord
+
+from trainers.runlog import EVENT_LOG_NAME
+
+DETECT_BYTES = 64 * 1024
+# In a directory, the files worth reading, best first.
+_PREFERRED_NAMES = (EVENT_LOG_NAME, "trainer_state.json", "metrics.csv", "results.csv", "metrics.json",
+                    "log.txt", "training_log.csv", "training.log", "train.log", "log.csv")
+_LOG_SUFFIXES = (".jsonl", ".csv", ".log", ".txt", ".json", ".out", ".md")
+
+
+class UnreadableLog(Exception):
+    """The target cannot be read as a training log; the message is one line for the user."""
+
+
+def _is_binary(head: bytes) -> bool:
+    return b"\x00" in head[:8192]
+
+
+def detect_format(path: str, head: bytes) -> str:
+    """The format name of a log from its file name and first bytes."""
+    name = os.path.basename(path).lower()
+    if "tfevents" in name:
+        return "tensorboard_events"
+    if name == "trainer_state.json":
+        return "hf_trainer_state"
+    if name == EVENT_LOG_NAME:
+        return "trainwatch_jsonl"
+    if _is_binary(head):
+        raise UnreadableLog(f"{path}: binary data, not a training log this tool can read")
+    text = head.decode("utf-8", errors="replace")
+    stripped = text.lstrip()
+    if stripped.startswith("{") and '"log_history"' in text:
+        return "hf_trainer_state"
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return "empty"
+    complete = lines[:-1] if len(lines) > 1 and not text.endswith("\n") else lines
+    first = complete[0].strip() if complete else lines[0].strip()
+    if first.startswith("{"):
+        try:
+            event = json.loads(first)
+        except ValueError:
+            event = None
+        if isinstance(event, dict):
+            if "event" in event and ("metrics" in event or event.get("event") == "run_start"):
+                return "trainwatch_jsonl"
+            return "json_lines"
+    if looks_like_mlflow_metric(complete[:20]):
+        return "mlflow_metric"
+    if looks_like_csv_header(first):
+        return "csv"
+    return "text"
+
+
+def make_parser(format_name: str, path: str) -> LineParser | WholeFileParser | StreamParser:
+    if format_name == "tensorboard_events":
+        return TensorBoardEventParser()
+    if format_name == "hf_trainer_state":
+        return HfTrainerStateParser()
+    if format_name == "trainwatch_jsonl":
+        return NativeJsonlParser()
+    if format_name == "json_lines":
+        return JsonLinesParser()
+    if format_name == "mlflow_metric":
+        return MlflowMetricParser(path)
+    if format_name == "csv":
+        return CsvLogParser(path)
+    return TextLogParser()
+
+
+class LogReader:
+    """Turns the bytes of one log into records, incrementally.
+
+    ``feed`` takes appended bytes; ``replace`` takes the whole new content of a file that is
+    rewritten rather than appended (it starts with a ResetRecord); ``finish`` flushes what a
+    finished file still holds back (an unterminated last line, an epoch not yet closed).
+    """
+
+    def __init__(self, path: str, head: bytes) -> None:
+        self.path = path
+        self.detected = detect_format(path, head)
+        self.parser = make_parser(self.detected, path)
+        self._lines = LineBuffer()
+
+    @property
+    def format_name(self) -> str:
+        return self.parser.format_name
+
+    @property
+    def rewrites_whole(self) -> bool:
+        return isinstance(self.parser, WholeFileParser)
+
+    def feed(self, data: bytes) -> list[Record]:
+        if isinstance(self.parser, WholeFileParser):
+            raise TypeError("a whole-file format is read with replace()")
+        if isinstance(self.parser, StreamParser):
+            return self.parser.feed(data)
+        return self.parser.parse_lines(self._lines.feed(data))
+
+    def replace(self, data: bytes) -> list[Record]:
+        assert isinstance(self.parser, WholeFileParser)
+        return [ResetRecord(), *self.parser.parse_whole(data)]
+
+    def finish(self) -> list[Record]:
+        if isinstance(self.parser, WholeFileParser):
+            return []
+        if isinstance(self.parser, StreamParser):
+            return self.parser.finish()
+        return self.parser.parse_lines(self._lines.flush()) + self.parser.finish()
+
+    def read_all(self, data: bytes) -> list[Record]:
+        """Every record of a complete file."""
+        if self.rewrites_whole:
+            return self.replace(data)[1:]
+        return self.feed(data) + self.finish()
+
+
+def resolve_target(target: str) -> list[str]:
+    """The log file(s) to read for a target path: the file itself, or the best ones in a directory."""
+    if not os.path.exists(target):
+        raise UnreadableLog(f"{target}: no such file or directory")
+    if os.path.isfile(target):
+        return [target]
+    if not os.path.isdir(target):
+        raise UnreadableLog(f"{target}: not a regular file or directory")
+    metrics_dir = os.path.join(target, "metrics")
+    if os.path.isdir(metrics_dir) and os.path.isdir(os.path.join(target, "params")):
+        files = sorted(os.path.join(metrics_dir, name) for name in os.listdir(metrics_dir)
+                       if os.path.isfile(os.path.join(metrics_dir, name)))
+        if files:
+            return files  # an MLflow run: one file per metric
+    candidates: list[tuple[int, float, str]] = []
+    for root, dirs, files in os.walk(target):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if root.count(os.sep) - target.count(os.sep) > 3:
+            continue
+        for name in files:
+            lowered = name.lower()
+            path = os.path.join(root, name)
+            if lowered in _PREFERRED_NAMES:
+                rank = _PREFERRED_NAMES.index(lowered)
+            elif "tfevents" in lowered:
+                rank = len(_PREFERRED_NAMES)
+            elif lowered.endswith(_LOG_SUFFIXES):
+                rank = len(_PREFERRED_NAMES) + 1
+            else:
+                continue
+            candidates.append((rank, -os.path.getmtime(path), path))
+    if not candidates:
+        raise UnreadableLog(f"{target}: no training log found in this directory")
+    return [min(candidates)[2]]
+
+
+@dataclass
+class TargetContents:
+    """Everything read from a target, for the headless check."""
+
+    source: str
+    format_name: str
+    records: list[Record] = field(default_factory=list)
+
+
+def read_target(target: str) -> TargetContents:
+    """Read a file or directory completely (the headless path used by ``trainwatch check``)."""
+    files = resolve_target(target)
+    merged: list[Record] = []
+    format_name = ""
+    for path in files:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            raise UnreadableLog(f"{path}: {error.strerror or error}") from None
+        reader = LogReader(path, data[:DETECT_BYTES])
+        if reader.detected == "empty":
+            raise UnreadableLog(f"{path}: the file is empty")
+        merged.extend(reader.read_all(data))
+        format_name = reader.format_name
+    if len(files) > 1:
+        # MLflow keeps one file per metric: order the points by step so they read as one run.
+        merged.sort(key=lambda record: record.step if isinstance(record, MetricRecord) and record.step is not None else 0)
+        format_name = "mlflow_run"
+    return TargetContents(files[0] if len(files) == 1 else target, format_name, merged)

@@ -1,0 +1,88 @@
+"""The native trainwatch event log (see ``trainers.runlog`` for the schema)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tui.readers.parser_base import LineParser
+from tui.readers.values import to_float
+from tui.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord,
+                         ReaderNotice, Record, RunStartRecord, StatusRecord, TextRecord)
+
+
+def _int_or_none(value: Any) -> int | None:
+    number = to_float(value)
+    return int(number) if number is not None and number == number and abs(number) != float("inf") else None
+
+
+def _float_or_none(value: Any) -> float | None:
+    number = to_float(value)
+    return number if number is not None and number == number else None
+
+
+class NativeJsonlParser(LineParser):
+    format_name = "trainwatch_jsonl"
+
+    def __init__(self) -> None:
+        self.skipped_lines = 0
+
+    def parse_lines(self, lines: list[str]) -> list[Record]:
+        records: list[Record] = []
+        bad_before = self.skipped_lines
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                self.skipped_lines += 1
+                continue
+            record = self._record_of(event) if isinstance(event, dict) else None
+            if record is None:
+                self.skipped_lines += 1
+            else:
+                records.extend(record)
+        if self.skipped_lines > bad_before:
+            records.append(ReaderNotice(f"skipped {self.skipped_lines - bad_before} line(s) that are not trainwatch events"))
+        return records
+
+    def _record_of(self, event: dict[str, Any]) -> list[Record] | None:
+        kind = event.get("event")
+        wall_time = _float_or_none(event.get("time"))
+        step, epoch = _int_or_none(event.get("step")), _float_or_none(event.get("epoch"))
+        if kind == "metrics":
+            raw = event.get("metrics")
+            if not isinstance(raw, dict):
+                return None
+            values = {str(name): number for name, value in raw.items() if (number := to_float(value)) is not None}
+            return [MetricRecord(values, step, epoch, wall_time)] if values else []
+        if kind == "decode":
+            return [DecodeRecord(str(event.get("reference") or ""), str(event.get("hypothesis") or ""), step, epoch,
+                                 _float_or_none(event.get("blank_ratio")), _str_or_none(event.get("sample")))]
+        if kind == "run_start":
+            records: list[Record] = [RunStartRecord(
+                resumed=bool(event.get("resumed_from")), resumed_from=_str_or_none(event.get("resumed_from")),
+                start_epoch=_float_or_none(event.get("start_epoch")), start_step=_int_or_none(event.get("start_step")),
+                config=event.get("config") if isinstance(event.get("config"), dict) else {}, wall_time=wall_time)]
+            sizes = event.get("dataset_sizes")
+            if isinstance(sizes, dict):
+                records += [DatasetSizeRecord(str(split), int(size)) for split, size in sizes.items()
+                            if _int_or_none(size) is not None]
+            return records
+        if kind == "status":
+            return [StatusRecord(str(event.get("state") or "running"), _int_or_none(event.get("exit_code")),
+                                 str(event.get("message") or ""), wall_time)]
+        if kind == "ack":
+            detail = event.get("detail")
+            return [AckRecord(str(event.get("command_id") or ""), str(event.get("action") or ""),
+                              bool(event.get("applied")), detail if isinstance(detail, dict) else {},
+                              str(event.get("message") or ""), wall_time)]
+        if kind == "checkpoint":
+            return [CheckpointRecord(str(event.get("path") or ""), step, epoch)]
+        if kind == "text":
+            return [TextRecord(str(event.get("text") or ""), str(event.get("stream") or "stdout"))]
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

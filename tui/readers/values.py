@@ -1,0 +1,84 @@
+"""Turning the numbers and mappings found in logs into metric records."""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping
+
+from tui.records import MetricRecord
+
+# Keys that place a record in time rather than measure anything.
+STEP_KEYS = ("step", "global_step", "iteration", "iter", "num_updates", "valid_num_updates", "train_num_updates",
+             "steps")
+EPOCH_KEYS = ("epoch", "epochs")
+# Keys written beside metrics that are neither time nor metrics (dropped from values).
+_SKIP_KEYS = {"time", "timestamp", "wall", "wall_time", "data_time", "eta_seconds", "n_parameters"}
+_MAX_LIST_EXPANSION = 16
+
+_NUMBER_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+_NUMBER_IN_TEXT_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def to_float(value: Any) -> float | None:
+    """A float from a number or a numeric string ("0.41", "81.2%", "nan", "inf"); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip().rstrip("%").strip()
+        if _NUMBER_RE.match(text):
+            return float(text)
+        lowered = text.lower()
+        if lowered in ("nan", "-nan", "+nan"):
+            return math.nan
+        if lowered in ("inf", "+inf", "infinity", "+infinity"):
+            return math.inf
+        if lowered in ("-inf", "-infinity"):
+            return -math.inf
+    return None
+
+
+def number_in(text: str) -> float | None:
+    """The first number inside a string such as "Epoch 12" or "e10"."""
+    match = _NUMBER_IN_TEXT_RE.search(text)
+    return float(match.group()) if match else None
+
+
+def time_of(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> float | None:
+    """The first finite value under one of ``keys`` (any letter case): a step or an epoch."""
+    for key, raw in mapping.items():
+        if isinstance(key, str) and key.lower() in keys:
+            value = to_float(raw)
+            if value is None and isinstance(raw, str):
+                value = number_in(raw)
+            if value is not None and math.isfinite(value):
+                return value
+    return None
+
+
+def record_from_mapping(mapping: Mapping[str, Any], step_keys: tuple[str, ...] = STEP_KEYS,
+                        epoch_keys: tuple[str, ...] = EPOCH_KEYS) -> MetricRecord | None:
+    """A metric record from a flat dict of one logging call; None when it holds no number.
+
+    Lists of numbers (DETR's ``test_coco_eval_bbox``) become ``name[0]``, ``name[1]``, ...
+    """
+    step = time_of(mapping, step_keys)
+    epoch = time_of(mapping, epoch_keys)
+    values: dict[str, float] = {}
+    for key, raw in mapping.items():
+        if not isinstance(key, str) or key.lower() in step_keys or key.lower() in epoch_keys or key in _SKIP_KEYS:
+            continue
+        if isinstance(raw, list):
+            if len(raw) <= _MAX_LIST_EXPANSION:
+                for index, item in enumerate(raw):
+                    number = to_float(item)
+                    if number is not None:
+                        values[f"{key}[{index}]"] = number
+            continue
+        number = to_float(raw)
+        if number is not None:
+            values[key] = number
+    if not values:
+        return None
+    return MetricRecord(values=values, step=int(step) if step is not None else None, epoch=epoch)
