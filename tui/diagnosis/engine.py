@@ -14,6 +14,9 @@ FINDING_IDS = ("overfitting", "plateau", "no_learning", "divergence", "blank_col
                "resume_collapse", "small_val_set", "class_imbalance", "unstable_val", "data_warning")
 
 
+MORE_SPECIFIC_THAN_PLATEAU = {"no_learning", "divergence"}
+
+
 class DiagnosisEngine:
     """Incremental: the live UI calls ``update`` after each batch of records; a finished segment's
     findings are computed once, and only segments whose revision moved are looked at again."""
@@ -53,7 +56,12 @@ class DiagnosisEngine:
             check_small_val_set(view, model, limits, index),
             check_class_imbalance(view, limits, index),
         ]
-        return [finding for finding in candidates if finding is not None]
+        found = [finding for finding in candidates if finding is not None]
+        ids = {finding.id for finding in found}
+        if ids & MORE_SPECIFIC_THAN_PLATEAU:
+            # "No progress" is already explained more precisely; a plateau finding would repeat it.
+            found = [finding for finding in found if finding.id != "plateau"]
+        return found
 
 
 def merge_findings(per_segment: list[list[Finding]], run_wide: list[Finding]) -> list[Finding]:

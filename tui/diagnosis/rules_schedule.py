@@ -37,10 +37,13 @@ def _lr_time(lr: Curve, index: int, val: Curve) -> float:
 def check_lr_wasted(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
     """The LR was cut, yet validation has not improved beyond noise since."""
     rules = thresholds["lr_wasted"]
-    lr, val = view.lr, view.main_val or view.val_loss
+    lr, val = view.lr, view.trusted_val
     if lr is None or val is None or val.goal is None or len(val) < 5:
         return None
-    cuts = [i for i in range(1, len(lr)) if lr.values[i - 1] > 0 and lr.values[i] <= rules["cut_ratio"] * lr.values[i - 1]]
+    # A cut is a step down after a flat stretch (ReduceLROnPlateau, step decay); a smooth schedule
+    # logged coarsely also drops between points, but nobody "cut" it.
+    cuts = [i for i in range(2, len(lr)) if lr.values[i - 1] > 0 and lr.values[i] <= rules["cut_ratio"] * lr.values[i - 1]
+            and abs(lr.values[i - 2] - lr.values[i - 1]) <= 1e-3 * lr.values[i - 1]]
     if not cuts:
         return None
     smoothed = debiased_ema(val.values, smoothing_for(val, thresholds))

@@ -55,6 +55,9 @@ def _rising_loss(view: SegmentView, rules: dict, segment: int) -> Finding | None
     if low <= 0 or len(after) < 3:
         return None
     peak = max(after)
+    initial_drop = max(smoothed[: low_index + 1]) - low
+    if initial_drop > 0 and peak - low < rules["min_rise_of_drop"] * initial_drop:
+        return None  # noise around a low far below where training started, not a climb back
     risen = [v for v in after if v >= rules["rise_factor"] * low]
     exploded = peak >= rules["explosion_factor"] * low and sum(v >= rules["explosion_factor"] * low for v in after) >= 3
     if not exploded and len(risen) < max(3, rules["sustained_fraction"] * len(after)):

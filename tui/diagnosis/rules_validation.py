@@ -41,7 +41,8 @@ def _overfitting_on(view: SegmentView, val: Curve, rules: dict, thresholds: Thre
     if n < thresholds["common"]["min_evals"] or val.goal is None:
         return None
     main = view.main_val
-    if main is not None and main.name != val.name and len(main) >= 3 and main.goal:
+    decoupled = main is not None and view.segment.series[main.name].meta.base in ("wer", "cer", "uer")
+    if decoupled and main.name != val.name and len(main) >= 3 and main.goal:
         if best_index(main.values, main.goal) >= len(main) - 2:
             return None  # the metric people watch still sets records (eval loss up, WER down is fine)
     twin = view.train_twin(val)
@@ -51,7 +52,11 @@ def _overfitting_on(view: SegmentView, val: Curve, rules: dict, thresholds: Thre
     smoothed = debiased_ema(val.values, smoothing_for(val, thresholds))
     best = best_index(smoothed, val.goal)
     after = n - 1 - best
-    train_at_best, train_last = train[best], train[-1]
+    # Training's best since validation's best: a late wobble of the train loss does not hide that it
+    # kept improving long after validation stopped.
+    train_since = [t for t in train[best:] if t is not None]
+    train_at_best = train[best]
+    train_last = (min(train_since) if val.goal == "min" else max(train_since)) if train_since else None
     if after < rules["min_evals_after_best"] or train_at_best is None or train_last is None:
         return None
     train_gain = gain(train_last, train_at_best, val.goal)
@@ -61,7 +66,9 @@ def _overfitting_on(view: SegmentView, val: Curve, rules: dict, thresholds: Thre
     worse_by = -gain(smoothed[-1], smoothed[best], val.goal)
     noise = noise_level(val.values)
     level = max(abs(smoothed[best]), 1e-12)
-    rose = worse_by > max(rules["noise_multiple"] * noise, rules["min_rise"] * level)
+    # Beyond the noise band; or so large (4x the minimum rise) that even a noisy curve cannot explain it.
+    rose = (worse_by > max(rules["noise_multiple"] * noise, rules["min_rise"] * level)
+            or worse_by > 4 * rules["min_rise"] * level)
     gap_best, gap_last = _gap(smoothed[best], train_at_best, val.goal), _gap(smoothed[-1], train_last, val.goal)
     gap_grew = (worse_by > 0 and gap_best > 0 and gap_last >= rules["gap_growth"] * gap_best
                 and after >= max(5, rules["gap_patience_fraction"] * n))
@@ -84,19 +91,19 @@ def _gap(val_value: float, train_value: float, goal: str) -> float:
 def check_plateau(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
     """No new best of the main validation metric beyond noise for the last evaluations."""
     rules = thresholds["plateau"]
-    val = view.main_val or view.val_loss
+    val = view.trusted_val
     if val is None:
         return _train_plateau(view, rules, segment)
     n = len(val)
     if n < rules["min_evals"] or val.goal is None:
         return None
-    noise = noise_level(val.values)
+    noise = noise_level(val.values[n // 2:])  # the noise of the recent part, not of early spikes
     anchor, anchor_index = val.values[0], 0
     for index, value in enumerate(val.values[1:], 1):
         min_delta = max(rules["noise_multiple"] * noise, rules["min_relative_delta"] * abs(anchor))
         if gain(value, anchor, val.goal) > min_delta:
             anchor, anchor_index = value, index
-    patience = max(rules["min_patience"], round(rules["patience_fraction"] * n))
+    patience = min(rules["max_patience"], max(rules["min_patience"], round(rules["patience_fraction"] * n)))
     stalled = n - 1 - anchor_index
     if stalled < patience:
         return None
@@ -133,13 +140,13 @@ def _train_plateau(view: SegmentView, rules: dict, segment: int) -> Finding | No
 def check_no_learning(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
     """The best validation result is the first one, or training never leaves its start."""
     rules = thresholds["no_learning"]
-    val = view.main_val or view.val_loss
+    val = view.trusted_val
     if val is not None and len(val) >= thresholds["common"]["min_evals"] and val.goal:
         n = len(val)
         best = best_index(val.values, val.goal)
         later = val.values[best + 1:]
         noise = noise_level(val.values)
-        if best <= max(1, int(rules["early_best_fraction"] * n)) and later and \
+        if best < max(1.0, rules["early_best_fraction"] * n) and later and \
                 -gain(median(later), val.values[best], val.goal) > max(noise, 1e-12):
             epoch, step = val.time_at(best)
             evidence = (f"best {val.name} {fmt(val.values[best])} is at {when(epoch, step)}, evaluation {best + 1} of {n};"
@@ -179,10 +186,10 @@ def _train_no_learning(view: SegmentView, rules: dict, segment: int) -> Finding 
 
 def relative_noise(curve: Curve, values: list[float] | None = None) -> float:
     values = curve.values if values is None else values
-    noise = noise_level(values)
-    if noise <= 2 * quantum(values):
-        return 0.0  # differences at the printed precision are rounding, not swings
+    noise, step = noise_level(values), quantum(values)
     scale = (100.0 if curve.percent else 1.0) if curve.bounded else median(abs(v) for v in values)
+    if noise <= 2 * step or (step and median(abs(v) for v in values) < 20 * step):
+        return 0.0  # values printed with too few digits: their jitter is rounding, not swings
     return noise / scale if scale else 0.0
 
 
@@ -195,20 +202,26 @@ def check_unstable_val(view: SegmentView, thresholds: Thresholds, segment: int) 
         skip = max(2, len(val) // 10)
         values = val.values[skip:]
         val_noise = relative_noise(val, values)
-        references = []
+        references = []  # (name, relative noise, big swings) of what validation is compared with
         twin = view.train_twin(val)
         if twin is not None:
             aligned = [v for v in align(val, twin)[skip:] if v is not None]
-            if len(aligned) >= rules["min_evals"] - 2:
-                references.append((twin.name, relative_noise(twin, aligned)))
+            if len(set(aligned)) >= rules["min_evals"] - 2:
+                references.append((twin.name, relative_noise(twin, aligned), _swings(twin, aligned, rules["min_swing"])))
         if view.val_loss is not None and view.val_loss.name != val.name and len(view.val_loss) == len(val):
-            references.append((view.val_loss.name, relative_noise(view.val_loss, view.val_loss.values[skip:])))
+            loss_values = view.val_loss.values[skip:]
+            references.append((view.val_loss.name, relative_noise(view.val_loss, loss_values),
+                               _swings(view.val_loss, loss_values, rules["min_swing"])))
         if not references:
             continue
-        reference_name, reference_noise = min(references, key=lambda item: item[1])
+        reference_name, reference_noise, reference_swings = min(references, key=lambda item: item[1])
         big_swings = _swings(val, values, rules["min_swing"])
-        if val_noise >= rules["train_ratio"] * reference_noise and (
-                val_noise >= 0.02 or big_swings >= max(2, rules["min_swing_fraction"] * len(values))):
+        noisy = val_noise >= 0.02 and len(values) >= 10 and val_noise >= rules["train_ratio"] * reference_noise
+        # Spikes escape a robust noise estimate; count them, against the reference's own spikes.
+        spiky = (big_swings >= max(2, rules["min_swing_fraction"] * len(values))
+                 and big_swings >= rules["train_ratio"] * reference_swings
+                 and val_noise > 0 and val_noise >= reference_noise)
+        if noisy or spiky:
             evidence = (f"{val.name} moves {val_noise:.1%} between evaluations (robust noise) vs {reference_noise:.1%}"
                         f" for {reference_name}; {big_swings} swings of 10%+ in {len(values)} evaluations"
                         f" (range {fmt(min(values))}-{fmt(max(values))})")

@@ -11,6 +11,9 @@ from tui.run_model import Segment
 from tui.series import Series
 
 
+TRUSTED_MIN_SAMPLES = 30
+
+
 @dataclass
 class Curve:
     """The finite points of one series, with where each point lies in time."""
@@ -72,6 +75,21 @@ class SegmentView:
             return None
         ranked = sorted(self.val_series, key=lambda s: (main_metric_rank(s.meta.base), -len(s)))
         return curve_of(ranked[0])
+
+    @cached_property
+    def trusted_val(self) -> Curve | None:
+        """The main metric, unless it is an accuracy over so few samples (k/6, k/13) that its steps
+        are coarser than any real progress; then the validation loss says more."""
+        main = self.main_val
+        if main is not None and main.bounded and self.val_loss is not None:
+            scale = 100.0 if main.percent else 1.0
+            distinct = sorted({round(v / scale, 6) for v in main.values})
+            if len(distinct) <= 3 and len(main) >= 5:
+                return self.val_loss  # an accuracy that takes 2-3 values over many evaluations
+            for samples in range(2, TRUSTED_MIN_SAMPLES + 1):
+                if len(distinct) >= 3 and all(abs(v * samples - round(v * samples)) <= 1e-4 * samples for v in distinct):
+                    return self.val_loss
+        return main or self.val_loss
 
     @cached_property
     def val_loss(self) -> Curve | None:
