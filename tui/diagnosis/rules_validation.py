@@ -28,7 +28,8 @@ def quantum(values: list[float]) -> float:
 def check_overfitting(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
     """Validation worse than its best (beyond noise) while training still improves."""
     rules = thresholds["overfitting"]
-    for curve in [c for c in (view.val_loss, view.main_val) if c is not None]:
+    # The metric people watch first, so the evidence speaks their language (val MAE, not val loss).
+    for curve in [c for c in (view.main_val, view.val_loss) if c is not None]:
         finding = _overfitting_on(view, curve, rules, thresholds, segment)
         if finding:
             return finding

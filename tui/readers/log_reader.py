@@ -30,7 +30,12 @@ class UnreadableLog(Exception):
 
 
 def _is_binary(head: bytes) -> bool:
-    return b"\x00" in head[:8192]
+    """Mostly non-text bytes. A few NULs are tolerated: a crash can leave some in a text log."""
+    sample = head[:8192]
+    if not sample:
+        return False
+    control = sum(byte < 9 or 13 < byte < 32 for byte in sample)
+    return sample.count(0) > 0.05 * len(sample) or control > 0.3 * len(sample)
 
 
 def detect_format(path: str, head: bytes) -> str:

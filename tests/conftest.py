@@ -1,0 +1,33 @@
+"""Shared paths and helpers: tests read the real corpus and seed fixtures beside the repository."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(REPO), "shared")
+CORPUS = os.path.join(SHARED, "corpus")
+SEEDS = os.path.join(SHARED, "fixtures", "seeds")
+
+
+def corpus_rows() -> list[dict]:
+    with open(os.path.join(CORPUS, "labels.jsonl"), encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def corpus_path(corpus_id: str) -> str:
+    row = next(r for r in corpus_rows() if r["id"] == corpus_id)
+    return os.path.join(CORPUS, row["file"])
+
+
+def seed_path(case: str) -> str:
+    expected = json.load(open(os.path.join(SEEDS, "expected.json")))
+    return os.path.join(SEEDS, case, expected[case]["file"])
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable

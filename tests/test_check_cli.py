@@ -1,0 +1,82 @@
+"""The `trainwatch check` contract: JSON keys, exit codes, one-line errors, a light import."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import corpus_path, seed_path
+
+CHECK = [sys.executable, "-m", "tui", "check"]
+
+
+def check(path: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CHECK, path, *extra], capture_output=True, text=True, timeout=60)
+
+
+def test_json_contract_on_a_seed():
+    result = check(seed_path("seed003_ctc_blank"), "--json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert set(document) == {"source", "format", "segments", "samples", "series", "findings"}
+    assert document["samples"] == 36 and document["segments"] == 1
+    val_loss = document["series"]["val_loss"]
+    assert val_loss == {"points": 60, "last": 5.29, "best": 4.78, "best_epoch": 31, "best_step": None, "goal": "min"}
+    finding = next(f for f in document["findings"] if f["id"] == "blank_collapse")
+    assert set(finding) == {"id", "severity", "epoch", "step", "title", "evidence", "action"}
+    assert "empty" in finding["evidence"] and "lower-lr" in finding["action"]
+
+
+def test_healthy_log_exits_zero_and_table_is_readable():
+    result = check(corpus_path("d30"))
+    assert result.returncode == 0, result.stdout
+    assert "No findings" in result.stdout and "val_acc" in result.stdout
+
+
+def test_nan_is_written_as_null(tmp_path):
+    log = tmp_path / "training_log.csv"
+    log.write_text("epoch,loss,val_loss\n0,1.0,1.2\n1,0.8,1.0\n2,nan,inf\n3,nan,nan\n")
+    result = check(str(log), "--json")
+    document = json.loads(result.stdout)
+    assert document["series"]["loss"]["last"] is None
+    assert any(f["id"] == "divergence" for f in document["findings"])
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"),
+    (b"", "empty"),
+    (b"\x00\x9f\x92\x96" * 64, "binary"),
+    (b"hello world\nnothing to see here\n", "no metrics"),
+])
+def test_unreadable_input_exit_2_one_line(tmp_path, content, message):
+    path = tmp_path / "input.log"
+    if content is not None:
+        path.write_bytes(content)
+    result = check(str(path), "--json")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_overrides_thresholds(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("diagnosis:\n  plateau: {max_patience: 1000, patience_fraction: 0.9}\n")
+    default = json.loads(check(seed_path("seed000_tcn_plateau"), "--json").stdout)
+    relaxed = json.loads(check(seed_path("seed000_tcn_plateau"), "--json", "--config", str(config)).stdout)
+    assert "plateau" in {f["id"] for f in default["findings"]}
+    assert "plateau" not in {f["id"] for f in relaxed["findings"]}
+    config.write_text("diagnosis:\n  plateau: {no_such_threshold: 3}\n")
+    bad = check(seed_path("seed000_tcn_plateau"), "--config", str(config))
+    assert bad.returncode == 2 and "unknown threshold plateau.no_such_threshold" in bad.stderr
+
+
+def test_check_path_imports_no_framework_and_no_textual():
+    code = ("import sys; from tui.cli import main; import tui.check_report, tui.readers, tui.diagnosis.engine;"
+            "import trainers;"
+            "heavy = [m for m in ('torch', 'tensorflow', 'textual', 'pandas') if m in sys.modules];"
+            "print(heavy); sys.exit(1 if heavy else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

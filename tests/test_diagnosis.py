@@ -1,0 +1,117 @@
+"""Every finding id on a case that has it and a case that must not; the engine incremental = whole."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from conftest import corpus_path, seed_path
+from tui.check_report import diagnose_target
+from tui.diagnosis.engine import DiagnosisEngine
+from tui.readers import read_target
+from tui.run_model import RunModel
+from trainers.runlog import RunLog
+
+
+def ids_of(path: str) -> dict[str, dict]:
+    _, findings = diagnose_target(path)
+    return {finding.id: finding for finding in findings}
+
+
+def native_log(tmp_path, epochs: int, values, *, start_epoch: int = 0, **run_start) -> str:
+    """A native event log written by the real writer: values(epoch) -> metrics dict."""
+    path = str(tmp_path / "events.jsonl")
+    with RunLog(path) as log:
+        log.run_start(start_epoch=start_epoch, **run_start)
+        for epoch in range(start_epoch, start_epoch + epochs):
+            log.metrics(step=epoch * 100, epoch=epoch, **values(epoch))
+    return path
+
+
+@pytest.mark.parametrize("finding_id, positive, negative", [
+    ("overfitting", corpus_path("d07"), corpus_path("d04")),       # d04: early gap that closes
+    ("plateau", seed_path("seed000_tcn_plateau"), corpus_path("d25")),  # d25: converging with its schedule
+    ("no_learning", seed_path("seed002_split_no_learning"), corpus_path("d26")),
+    ("divergence", corpus_path("d15"), corpus_path("d26")),        # d26: grad_norm NaN is not divergence
+    ("blank_collapse", seed_path("seed003_ctc_blank"), corpus_path("d21")),
+    ("lr_wasted", corpus_path("d01"), corpus_path("d36")),         # d36: the LR drop that works
+    ("lr_oscillation", seed_path("seed004_resume_collapse"), corpus_path("d38")),  # d38: warm-up only
+    ("resume_collapse", seed_path("seed004_resume_collapse"), corpus_path("d02")),
+    ("small_val_set", seed_path("seed004_resume_collapse"), corpus_path("d30")),
+    ("class_imbalance", seed_path("seed004_resume_collapse"), corpus_path("d17")),
+    ("unstable_val", corpus_path("d12"), corpus_path("d30")),
+    ("data_warning", seed_path("seed002_split_no_learning"), corpus_path("d29")),  # d29: deprecation only
+])
+def test_finding_on_real_logs(finding_id, positive, negative):
+    found = ids_of(positive)
+    assert finding_id in found, sorted(found)
+    finding = found[finding_id]
+    assert any(ch.isdigit() for ch in finding.evidence) and finding.action
+    assert finding_id not in ids_of(negative)
+
+
+def test_evidence_carries_the_numbers_of_the_post_mortems():
+    seed004 = ids_of(seed_path("seed004_resume_collapse"))
+    assert "0.7241" in seed004["resume_collapse"].evidence and "0.1724" in seed004["resume_collapse"].evidence
+    assert "k/29" in seed004["small_val_set"].evidence
+    assert seed004["resume_collapse"].epoch == 22
+    seed001 = ids_of(seed_path("seed001_msa_overfit"))
+    assert "1.63" in seed001["overfitting"].evidence
+    seed000 = ids_of(seed_path("seed000_tcn_plateau"))
+    assert seed000["lr_wasted"].action.startswith("stop the run")
+
+
+def test_nan_loss_is_critical_divergence(tmp_path):
+    path = native_log(tmp_path, 12, lambda e: {"loss": 1.0 / (e + 1) if e < 8 else math.nan, "val_loss": 1.2})
+    finding = ids_of(path)["divergence"]
+    assert finding.severity == "critical" and finding.epoch == 8
+
+
+def test_stated_small_val_set_and_class_imbalance(tmp_path):
+    def values(epoch):
+        return {"loss": 1 / (epoch + 1), "val_acc": 0.5 + epoch / 100, "val_acc_cat": 0.95, "val_acc_dog": 0.1}
+    found = ids_of(native_log(tmp_path, 10, values, dataset_sizes={"val": 40}))
+    assert "40 samples" in found["small_val_set"].evidence
+    assert "'dog'" in found["class_imbalance"].title
+
+
+def test_resume_collapse_against_the_previous_segment(tmp_path):
+    path = str(tmp_path / "events.jsonl")
+    with RunLog(path) as log:
+        log.run_start()
+        for epoch in range(10):
+            log.metrics(epoch=epoch, loss=1 / (epoch + 1), val_accuracy=0.5 + 0.03 * epoch)
+        log.run_start(resumed_from="ckpt/last.pt", start_epoch=10)
+        for epoch, accuracy in zip(range(10, 16), (0.2, 0.3, 0.5, 0.7, 0.75, 0.78)):
+            log.metrics(epoch=epoch, loss=0.1, val_accuracy=accuracy)
+    finding = ids_of(path)["resume_collapse"]
+    assert "before the resume" in finding.evidence and finding.segment == 1
+
+
+def test_healthy_run_has_no_findings(tmp_path):
+    path = native_log(tmp_path, 30, lambda e: {"loss": 2 / (e + 2), "val_loss": 2.2 / (e + 2) + 0.01,
+                                               "val_accuracy": 0.9 - 0.5 / (e + 1), "lr": 1e-3})
+    assert ids_of(path) == {}
+
+
+@pytest.mark.parametrize("path", [seed_path("seed004_resume_collapse"), corpus_path("d02"), seed_path("seed003_ctc_blank")])
+def test_incremental_engine_matches_whole_file(path):
+    records = read_target(path).records
+    whole = RunModel()
+    whole.apply(records)
+    expected = [f.to_json() for f in DiagnosisEngine().update(whole)]
+    live, engine = RunModel(), DiagnosisEngine()
+    for start in range(0, len(records), 7):
+        live.apply(records[start: start + 7])
+        findings = engine.update(live)
+    assert [f.to_json() for f in findings] == expected
+
+
+def test_engine_reuses_unchanged_segments():
+    records = read_target(corpus_path("d29")).records
+    model, engine = RunModel(), DiagnosisEngine()
+    model.apply(records)
+    engine.update(model)
+    cached = dict(engine._cache)
+    engine.update(model)
+    assert all(engine._cache[key] is cached[key] for key in cached)

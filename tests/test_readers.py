@@ -1,0 +1,136 @@
+"""Every reader on real corpus files: formats detected, metrics named, epochs and segments right."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import CORPUS, corpus_path, corpus_rows, seed_path
+from tui.readers import UnreadableLog, read_target
+from tui.records import DecodeRecord, MetricRecord, TextRecord
+from tui.run_model import RunModel
+from trainers.runlog import RunLog
+
+
+def model_of(path: str) -> RunModel:
+    contents = read_target(path)
+    model = RunModel(contents.source, contents.format_name)
+    model.apply(contents.records)
+    return model
+
+
+@pytest.mark.parametrize("row", corpus_rows(), ids=lambda row: row["id"])
+def test_every_corpus_log_is_read(row):
+    model = model_of(os.path.join(CORPUS, row["file"]))
+    longest = max((model.summary_of(name)["points"] for name in model.series_names()), default=0)
+    assert longest >= 2 or model.decode_count > 0
+
+
+@pytest.mark.parametrize("corpus_id, expected_format, metric, points", [
+    ("d01", "keras_csvlogger", "val_loss", 63),
+    ("d10", "keras_csvlogger", "val_ctc_loss", 600),       # epoch column holds "Epoch 12"
+    ("d15", "lightning_metrics_csv", "train_loss_step", 852),
+    ("d20", "hf_trainer_state", "eval_wer", 6),
+    ("d26", "hf_trainer_stdout", "eval_cer", 41),
+    ("d28", "fairseq_log", "valid_wer", 572),
+    ("d29", "plain_text", "val_loss", 3243),
+    ("d30", "keras_progbar", "val_acc", 40),
+    ("d31", "keras_progbar", "val_accuracy", 26),             # Keras 3 bars print each epoch twice
+    ("d32", "plain_text", "val_loss", 500),
+    ("d33", "markdown_table", "Training Loss", 682),
+    ("d34", "json_lines", "total_loss", 200),
+    ("d36", "json_lines", "test_coco_eval_bbox[0]", 300),     # lists expand to name[i]
+    ("d38", "yolo_results_csv", "metrics/mAP50(B)", 20),
+    ("d40", "mlflow_metric", "loss", 10),
+])
+def test_formats_and_series(corpus_id, expected_format, metric, points):
+    model = model_of(corpus_path(corpus_id))
+    assert model.format_name == expected_format
+    assert model.summary_of(metric)["points"] == points
+
+
+def test_epoch_strings_and_keras_epochs():
+    d10 = model_of(corpus_path("d10"))
+    assert d10.summary_of("val_ctc_loss")["best_epoch"] == 584
+    d31 = model_of(corpus_path("d31"))
+    assert list(d31.segments[0].series["val_accuracy"].epochs)[:3] == [1.0, 2.0, 3.0]
+
+
+def test_appended_runs_become_segments():
+    assert len([s for s in model_of(corpus_path("d02")).segments if not s.empty]) >= 15
+    assert len(model_of(corpus_path("d29")).segments) == 35
+    assert len(model_of(corpus_path("d05")).segments) == 2
+
+
+def test_resume_detected_from_a_log_that_starts_late():
+    model = model_of(seed_path("seed004_resume_collapse"))
+    assert model.segments[0].resumed and model.segments[0].start_epoch == 21
+
+
+def test_text_decodes_warnings_and_dataset_sizes():
+    ctc = model_of(seed_path("seed003_ctc_blank"))
+    decodes = ctc.segments[0].decodes
+    assert len(decodes) == 36 and sum(d.empty for d in decodes) >= 12
+    assert decodes[0].wer == 1.0 and decodes[0].epoch == 5
+    assert ctc.dataset_sizes == {"train": 4376, "val": 512}
+    split = model_of(seed_path("seed002_split_no_learning"))
+    assert split.warning_count == 2 and "invalid value encountered" in split.warnings[0].text
+    assert split.dataset_sizes["val"] == 213
+
+
+def test_decode_csv_epoch_from_file_name():
+    model = model_of(corpus_path("d14"))
+    assert model.decode_count == 32 and model.segments[0].decodes[0].epoch == 10
+
+
+def test_validation_zeros_before_first_eval_are_not_results():
+    from tui.diagnosis.segment_view import SegmentView
+    view = SegmentView(model_of(corpus_path("d38")).segments[0])
+    assert view.main_val.values == [pytest.approx(0.62674)]  # only the real evaluation remains
+
+
+def test_native_event_log_round_trip(tmp_path):
+    path = tmp_path / "events.jsonl"
+    with RunLog(path) as log:
+        log.run_start(dataset_sizes={"val": 29}, start_epoch=3, resumed_from="ckpt/last.pt")
+        log.metrics(step=10, epoch=3, loss=0.5, val_loss=float("nan"), lr=1e-3)
+        log.decode("the cat sat", "the cat", step=10, epoch=3, blank_ratio=0.9)
+        log.ack("c1", "set_lr", True, {"lr": 2e-4}, "lr 0.001 -> 0.0002")
+        log.status("finished", exit_code=0)
+    model = model_of(str(path))
+    assert model.format_name == "trainwatch_jsonl"
+    segment = model.segments[0]
+    assert segment.resumed and model.dataset_sizes == {"val": 29}
+    assert segment.series["val_loss"].nan_count == 1
+    assert segment.decodes[0].wer == pytest.approx(1 / 3)
+    assert model.acks[0].detail == {"lr": 2e-4} and model.status.exit_code == 0
+
+
+def test_tensorboard_event_file(tmp_path):
+    tensorboard = pytest.importorskip("tensorboard")
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(tmp_path))
+    for step in range(50):
+        summary = Summary(value=[Summary.Value(tag="train/loss", simple_value=1.0 / (step + 1)),
+                                 Summary.Value(tag="val/loss", simple_value=2.0 / (step + 1))])
+        writer.add_event(Event(step=step, wall_time=1000.0 + step, summary=summary))
+    writer.close()
+    model = model_of(str(tmp_path))
+    assert model.format_name == "tensorboard_events"
+    assert model.summary_of("train/loss")["points"] == 50
+    assert model.summary_of("val/loss")["last"] == pytest.approx(2.0 / 50)
+
+
+def test_missing_empty_and_binary_inputs_are_refused_clearly(tmp_path):
+    with pytest.raises(UnreadableLog, match="no such file"):
+        read_target(str(tmp_path / "nope.csv"))
+    (tmp_path / "empty.log").write_text("")
+    with pytest.raises(UnreadableLog, match="empty"):
+        read_target(str(tmp_path / "empty.log"))
+    (tmp_path / "weights.bin").write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(UnreadableLog, match="binary"):
+        read_target(str(tmp_path / "weights.bin"))
