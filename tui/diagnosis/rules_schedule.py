@@ -7,7 +7,7 @@ from bisect import bisect_left
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.rules_validation import smoothing_for
 from tui.diagnosis.segment_view import Curve, SegmentView
-from tui.diagnosis.signal import debiased_ema, fmt, gain, noise_level, when
+from tui.diagnosis.signal import finite_or_none, int_or_none, debiased_ema, fmt, gain, noise_level, when
 from tui.run_model import Segment
 
 Thresholds = dict[str, dict]
@@ -77,7 +77,7 @@ def check_lr_wasted(view: SegmentView, thresholds: Thresholds, segment: int) -> 
     evidence = (f"LR cut {len(cuts_since)} time(s) since {when(epoch, step)} ({fmt(lr.values[wasted_from - 1])} -> "
                 f"{fmt(lr.values[-1])}); {val.name} best {fmt(best_before)} before, {fmt(best_after)} in the "
                 f"{evals_since} evaluations since: no gain beyond noise (±{fmt(noise)})")
-    return Finding("lr_wasted", "warning", f"LR cuts not helping {val.name}", evidence, epoch, _int(step), segment)
+    return Finding("lr_wasted", "warning", f"LR cuts not helping {val.name}", evidence, epoch, int_or_none(step), segment)
 
 
 def check_lr_oscillation(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
@@ -108,7 +108,7 @@ def check_lr_oscillation(view: SegmentView, thresholds: Thresholds, segment: int
     if knocked:
         evidence += f"; {val.name} got worse right after {len(knocked)} of them (" + ", ".join(
             f"{fmt(a)}->{fmt(b)}" for _, a, b in knocked[:3]) + ")"
-    return Finding("lr_oscillation", "warning", "LR warm restarts knock validation back", evidence, epoch, _int(step),
+    return Finding("lr_oscillation", "warning", "LR warm restarts knock validation back", evidence, epoch, int_or_none(step),
                    segment)
 
 
@@ -139,8 +139,5 @@ def check_resume_collapse(view: SegmentView, previous: Segment | None, threshold
     evidence = (f"{val.name} {fmt(reference)} at {where}, {fmt(worst)} at {when(epoch, step)} right after resuming "
                 f"({change:+.0%}); the run restarted at {when(view.segment.start_epoch, view.segment.start_step)}")
     return Finding("resume_collapse", "critical", f"Collapse after resume: {val.name} {fmt(reference)} -> {fmt(worst)}",
-                   evidence, epoch, _int(step), segment)
+                   evidence, epoch, int_or_none(step), segment)
 
-
-def _int(value: float | None) -> int | None:
-    return int(value) if value is not None and math.isfinite(value) else None

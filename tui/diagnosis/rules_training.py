@@ -7,7 +7,7 @@ from statistics import mean
 
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.segment_view import SegmentView
-from tui.diagnosis.signal import debiased_ema, fmt, when
+from tui.diagnosis.signal import finite_or_none, int_or_none, debiased_ema, fmt, when
 from tui.run_model import RunModel
 
 Thresholds = dict[str, dict]
@@ -26,10 +26,10 @@ def check_divergence(view: SegmentView, thresholds: Thresholds, segment: int) ->
             first = next(i for i, v in enumerate(series.values) if not math.isfinite(v))
             epoch, step = series.epochs[first], series.steps[first]
             evidence = (f"{series.name} is NaN/Inf at {bad} of {len(series)} points, first at "
-                        f"{when(_finite(epoch), _finite(step))} (last finite value before: "
+                        f"{when(finite_or_none(epoch), finite_or_none(step))} (last finite value before: "
                         f"{fmt(next((v for v in reversed(series.values[:first]) if math.isfinite(v)), None))})")
             return Finding("divergence", "critical", f"Divergence: {series.name} became NaN/Inf", evidence,
-                           _finite(epoch), _int(step), segment)
+                           finite_or_none(epoch), int_or_none(step), segment)
         negative = [v for v in series.values if v < 0]
         words = meta.base.split("_")
         must_be_positive = any(word in NON_NEGATIVE_LOSS_WORDS for word in words)
@@ -37,9 +37,9 @@ def check_divergence(view: SegmentView, thresholds: Thresholds, segment: int) ->
             first = next(i for i, v in enumerate(series.values) if v < 0)
             epoch, step = series.epochs[first], series.steps[first]
             evidence = (f"{series.name} is negative at {len(negative)} of {len(series)} points (min {fmt(min(negative))}),"
-                        f" first at {when(_finite(epoch), _finite(step))}: a likelihood loss cannot go below 0")
+                        f" first at {when(finite_or_none(epoch), finite_or_none(step))}: a likelihood loss cannot go below 0")
             return Finding("divergence", "critical", f"Divergence: impossible values of {series.name}", evidence,
-                           _finite(epoch), _int(step), segment)
+                           finite_or_none(epoch), int_or_none(step), segment)
     return _rising_loss(view, rules, segment)
 
 
@@ -68,7 +68,7 @@ def _rising_loss(view: SegmentView, rules: dict, segment: int) -> Finding | None
     lr = view.lr
     if lr is not None:
         evidence += f"; LR peaked at {fmt(max(lr.values))}"
-    return Finding("divergence", "critical", f"Divergence: {train.name} rising", evidence, epoch, _int(step), segment)
+    return Finding("divergence", "critical", f"Divergence: {train.name} rising", evidence, epoch, int_or_none(step), segment)
 
 
 def check_blank_collapse(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
@@ -117,10 +117,10 @@ def _stuck_error_rate(view: SegmentView, rules: dict, segment: int) -> Finding |
             epoch, step = series.epochs[start], series.steps[start]
             recovered = longest_end < len(values) - 1
             evidence = (f"{series.name} stayed at {fmt(values[start])}+ for {longest} evaluations"
-                        f" ({when(_finite(epoch), _finite(step))} to {when(_finite(series.epochs[longest_end]), _finite(series.steps[longest_end]))})"
+                        f" ({when(finite_or_none(epoch), finite_or_none(step))} to {when(finite_or_none(series.epochs[longest_end]), finite_or_none(series.steps[longest_end]))})"
                         + (f"; it later fell to {fmt(min(values))}" if recovered else ": still there"))
             return Finding("blank_collapse", "warning" if recovered else "critical",
-                           f"Blank collapse: {series.name} stuck at 100%", evidence, _finite(epoch), _int(step), segment)
+                           f"Blank collapse: {series.name} stuck at 100%", evidence, finite_or_none(epoch), int_or_none(step), segment)
     return None
 
 
@@ -186,7 +186,7 @@ def check_class_imbalance(view: SegmentView, thresholds: Thresholds, segment: in
                 f"{fmt(last[best_class])}; per class: " + ", ".join(f"{k} {fmt(v)}" for k, v in last.items()))
     epoch, step = main.time_at(len(main) - 1)
     return Finding("class_imbalance", "warning", f"Class imbalance: '{worst_class}' left behind", evidence,
-                   epoch, _int(step), segment)
+                   epoch, int_or_none(step), segment)
 
 
 def check_data_warning(model: RunModel) -> Finding | None:
@@ -200,9 +200,3 @@ def check_data_warning(model: RunModel) -> Finding | None:
                    len(model.segments) - 1)
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _int(value: float | None) -> int | None:
-    return int(value) if value is not None and math.isfinite(value) else None

@@ -6,7 +6,7 @@ from statistics import median
 
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.segment_view import Curve, SegmentView, align
-from tui.diagnosis.signal import best_index, debiased_ema, fmt, gain, noise_level, when
+from tui.diagnosis.signal import finite_or_none, int_or_none, best_index, debiased_ema, fmt, gain, noise_level, when
 
 Thresholds = dict[str, dict]
 
@@ -82,7 +82,7 @@ def _overfitting_on(view: SegmentView, val: Curve, rules: dict, thresholds: Thre
                 f" while {twin.name} went {fmt(train_at_best)} -> {fmt(train_last)};"
                 f" train/val gap {fmt(gap_best)} -> {fmt(gap_last)}")
     return Finding("overfitting", "warning", f"Overfitting: {val.name} worse since {when(epoch, step)}",
-                   evidence, epoch, _int(step), segment)
+                   evidence, epoch, int_or_none(step), segment)
 
 
 def _gap(val_value: float, train_value: float, goal: str) -> float:
@@ -113,7 +113,7 @@ def check_plateau(view: SegmentView, thresholds: Thresholds, segment: int) -> Fi
     evidence = (f"{val.name} {fmt(anchor)} at {when(epoch, step)}; {stalled} evaluations since without a gain beyond "
                 f"noise (±{fmt(max(noise, 0))}); best {fmt(val.values[best])}, last {fmt(val.values[-1])}")
     return Finding("plateau", "warning", f"Plateau: {val.name} flat for {stalled} evaluations", evidence,
-                   epoch, _int(step), segment)
+                   epoch, int_or_none(step), segment)
 
 
 def _train_plateau(view: SegmentView, rules: dict, segment: int) -> Finding | None:
@@ -135,7 +135,7 @@ def _train_plateau(view: SegmentView, rules: dict, segment: int) -> Finding | No
     epoch, step = train.time_at(n - 2 * quarter)
     evidence = (f"{train.name} {fmt(start)} -> {fmt(third_quarter)} (mean of 3rd quarter) -> {fmt(last_quarter)} "
                 f"(last quarter): {change:.1%} better over the last quarter of the run; no validation to judge by")
-    return Finding("plateau", "warning", f"Plateau: {train.name} stopped falling", evidence, epoch, _int(step), segment)
+    return Finding("plateau", "warning", f"Plateau: {train.name} stopped falling", evidence, epoch, int_or_none(step), segment)
 
 
 def check_no_learning(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
@@ -153,7 +153,7 @@ def check_no_learning(view: SegmentView, thresholds: Thresholds, segment: int) -
             evidence = (f"best {val.name} {fmt(val.values[best])} is at {when(epoch, step)}, evaluation {best + 1} of {n};"
                         f" the {len(later)} since are worse (median {fmt(median(later))}, last {fmt(val.values[-1])})")
             return Finding("no_learning", "critical", f"No learning: best {val.name} is the first evaluation",
-                           evidence, epoch, _int(step), segment)
+                           evidence, epoch, int_or_none(step), segment)
     return _train_no_learning(view, rules, segment)
 
 
@@ -182,7 +182,7 @@ def _train_no_learning(view: SegmentView, rules: dict, segment: int) -> Finding 
         return None
     epoch, step = train.time_at(0)
     return Finding("no_learning", "critical", f"No learning: {train.name} never leaves its starting level",
-                   evidence, epoch, _int(step), segment)
+                   evidence, epoch, int_or_none(step), segment)
 
 
 def relative_noise(curve: Curve, values: list[float] | None = None) -> float:
@@ -228,7 +228,7 @@ def check_unstable_val(view: SegmentView, thresholds: Thresholds, segment: int) 
                         f" (range {fmt(min(values))}-{fmt(max(values))})")
             epoch, step = val.time_at(skip)
             return Finding("unstable_val", "warning", f"Unstable validation: {val.name} swings", evidence,
-                           epoch, _int(step), segment)
+                           epoch, int_or_none(step), segment)
     return None
 
 
@@ -241,6 +241,3 @@ def _swings(curve: Curve, values: list[float], min_swing: float) -> int:
         count += abs(values[index] - centre) / scale >= min_swing
     return count
 
-
-def _int(value: float | None) -> int | None:
-    return int(value) if value is not None and math.isfinite(value) else None

@@ -67,3 +67,11 @@ def when(epoch: float | None, step: float | None) -> str:
     if step is not None and math.isfinite(step):
         return f"step {step:g}"
     return "the start"
+
+
+def finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def int_or_none(value: float | None) -> int | None:
+    return int(value) if value is not None and math.isfinite(value) else None
