@@ -10,7 +10,13 @@ from tui import __version__
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainwatch", description="Live supervision of deep-learning training.")
     parser.add_argument("--version", action="version", version=f"trainwatch {__version__}")
+    parser.add_argument("--theme", help="colour theme (trainwatch-dark, trainwatch-light, trainwatch-high-contrast, "
+                        "or any Textual theme); remembered in the user's config")
     commands = parser.add_subparsers(dest="command")
+    tail = commands.add_parser("tail", help="follow a log file or run directory live in the UI")
+    tail.add_argument("target", help="a log file or a run directory")
+    tail.add_argument("--theme", dest="tail_theme", help="colour theme (see trainwatch --help)")
+    tail.add_argument("--config", help="YAML file with diagnosis thresholds")
     check = commands.add_parser("check", help="read a log, run every diagnosis, print the findings")
     check.add_argument("target", help="a log file or a run directory")
     check.add_argument("--json", action="store_true", help="print the JSON document instead of a table")
@@ -40,14 +46,43 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if any(f.severity in ("warning", "critical") for f in findings) else 0
 
 
+def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
+    """Open the live UI on a target, or on the newest run under ./runs when there is none."""
+    from tui.diagnosis.config import ConfigError, load_thresholds
+    from tui.follow.target_follower import log_paths_of
+    from tui.readers import UnreadableLog
+    from tui.run_listing import RUNS_DIR, list_runs
+    from tui.user_config import remembered_theme
+
+    try:
+        thresholds = load_thresholds(config)
+        if target is not None:
+            log_paths_of(target)  # a missing or unusable target is refused here, before the screen opens
+        elif not list_runs(RUNS_DIR):
+            print(f"trainwatch: no runs under ./{RUNS_DIR}; follow a log with `trainwatch tail FILE`",
+                  file=sys.stderr)
+            return 2
+    except (UnreadableLog, ConfigError) as error:
+        print(f"trainwatch: {error}", file=sys.stderr)
+        return 2
+    from tui.app import TrainWatch  # Textual is imported only when a screen is wanted
+
+    TrainWatch(target, theme=theme or remembered_theme(), thresholds=thresholds).run()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "check":
-        try:
+    try:
+        if args.command == "check":
             return run_check(args)
-        except KeyboardInterrupt:
-            return 130
+        if args.command == "tail":
+            return run_ui(args.target, args.tail_theme or args.theme, args.config)
+        if args.command is None:
+            return run_ui(None, args.theme, None)
+    except KeyboardInterrupt:
+        return 130
     parser.print_help()
     return 2
 

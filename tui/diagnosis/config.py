@@ -7,7 +7,9 @@ from typing import Any
 
 import yaml
 
-# Every threshold the rules use. `trainwatch check --config FILE` or ~/.config/trainwatch/config.yaml
+from tui.user_config import user_config_path
+
+# Every threshold the rules use. `trainwatch check --config FILE` or the user's config.yaml (tui.user_config)
 # may override any of them under a top-level `diagnosis:` key, e.g.
 #   diagnosis:
 #     plateau: {patience_fraction: 0.3}
@@ -32,7 +34,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "data_warning": {},
 }
 
-USER_CONFIG_PATH = os.path.join(os.path.expanduser("~"), ".config", "trainwatch", "config.yaml")
 
 
 class ConfigError(Exception):
@@ -42,7 +43,8 @@ class ConfigError(Exception):
 def load_thresholds(path: str | None = None) -> dict[str, dict[str, Any]]:
     """Defaults, overridden by the YAML file at ``path`` (or the user's config when it exists)."""
     thresholds = copy.deepcopy(DEFAULTS)
-    path = path or (USER_CONFIG_PATH if os.path.exists(USER_CONFIG_PATH) else None)
+    default_path = user_config_path()
+    path = path or (default_path if os.path.exists(default_path) else None)
     if not path:
         return thresholds
     try:

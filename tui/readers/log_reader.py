@@ -109,15 +109,36 @@ class LogReader:
         return self.parser.format_name
 
     @property
+    def is_program_output(self) -> bool:
+        """A text log is the training program's own printed output, worth showing as is."""
+        return isinstance(self.parser, TextLogParser)
+
+    @property
     def rewrites_whole(self) -> bool:
         return isinstance(self.parser, WholeFileParser)
 
     def feed(self, data: bytes) -> list[Record]:
+        return self.feed_with_lines(data)[0]
+
+    def feed_with_lines(self, data: bytes) -> tuple[list[Record], list[str]]:
+        """The records completed by ``data`` and the complete text lines it held (none for binary formats)."""
         if isinstance(self.parser, WholeFileParser):
             raise TypeError("a whole-file format is read with replace()")
         if isinstance(self.parser, StreamParser):
-            return self.parser.feed(data)
-        return self.parser.parse_lines(self._lines.feed(data))
+            return self.parser.feed(data), []
+        lines = self._lines.feed(data)
+        return self.parser.parse_lines(lines), lines
+
+    def end_of_file(self, keep_partial_line: bool = True) -> tuple[list[Record], list[str]]:
+        """The file being read ends here (deleted, rotated or truncated) but the run goes on:
+        its unterminated last line is final, or dropped when the file was cut mid-line.
+        Unlike ``finish`` the parser keeps its state, so the next file continues the run."""
+        if isinstance(self.parser, (WholeFileParser, StreamParser)):
+            return [], []
+        lines = self._lines.flush()
+        if not keep_partial_line:
+            return [], []
+        return self.parser.parse_lines(lines), lines
 
     def replace(self, data: bytes) -> list[Record]:
         assert isinstance(self.parser, WholeFileParser)

@@ -1,0 +1,337 @@
+"""The trainwatch application: follows a run and shows metrics, charts, findings, decodes and output."""
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+from textual import events, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.theme import Theme
+from textual.widgets import Footer, Log
+
+from tui.chart_data import key_charts
+from tui.follow.file_follower import FollowBatch
+from tui.follow.target_follower import TargetFollower
+from tui.live_run import LiveRun
+from tui.metric_rows import metric_rows
+from tui.run_listing import list_runs
+from tui.run_overview import describe_run
+from tui.screens.help_screen import HelpScreen
+from tui.screens.run_picker_screen import RunPickerScreen
+from tui.theme_files import DEFAULT_THEME, ThemeSpec, load_theme_specs
+from tui.user_config import remember_theme, remembered_theme
+from tui.widgets.decodes_panel import DecodesPanel
+from tui.widgets.findings_panel import FindingsPanel
+from tui.widgets.metric_chart import MetricChart
+from tui.widgets.metrics_table import MetricsTable
+from tui.widgets.run_header import RunHeader
+
+# TensorBoard's slider stops, cycled with `s`; `+`/`-` step by 0.05 in between.
+SMOOTHING_STOPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
+# The screen is redrawn at most this often, however fast records arrive; the diagnosis less often.
+MIN_REDRAW_SECONDS = 0.05
+MIN_DIAGNOSIS_SECONDS = 0.5
+NARROW_WIDTH = 90  # below this the findings panel shares the width instead of keeping 38 columns
+PANELS = {"metrics": "#metrics-box", "charts": "#charts", "findings": "#findings-box", "decodes": "#decodes-box",
+          "output": "#output-box"}
+CONTROL_ACTIONS = {"stop": "stop the run", "lr": "change the learning rate", "restart": "restart with a preset",
+                   "presets": "pick a preset", "checkpoint": "checkpoint now"}
+
+
+class RecordsRead(Message):
+    """A batch of records, text lines and notices was read from the followed files."""
+
+    def __init__(self, batch: FollowBatch) -> None:
+        super().__init__()
+        self.batch = batch
+
+
+class TrainWatch(App[None]):
+    """One run on one screen. The App owns the LiveRun; widgets are handed what to show."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "trainwatch"
+    BINDINGS = [
+        Binding("q", "quit", "quit"),
+        Binding("question_mark,f1", "help", "help", key_display="?"),
+        Binding("x", "control('stop')", "stop"),
+        Binding("l", "control('lr')", "LR"),
+        Binding("r", "control('restart')", "restart"),
+        Binding("p", "control('presets')", "presets"),
+        Binding("k", "control('checkpoint')", "checkpoint"),
+        Binding("s", "cycle_smoothing", "smooth"),
+        Binding("plus,equals_sign", "smoothing(0.05)", "smoothing +", show=False, key_display="+"),
+        Binding("minus", "smoothing(-0.05)", "smoothing -", show=False, key_display="-"),
+        Binding("m", "toggle_panel('metrics')", "metrics", show=False),
+        Binding("c", "toggle_panel('charts')", "charts"),
+        Binding("f", "toggle_panel('findings')", "findings", show=False),
+        Binding("d", "toggle_panel('decodes')", "decodes"),
+        Binding("o", "toggle_panel('output')", "output"),
+        Binding("t", "next_theme", "theme"),
+    ]
+
+    smoothing: reactive[float] = reactive(0.6)
+
+    def __init__(self, target: str | None = None, *, theme: str | None = None, clock: Callable[[], float] = time.time,
+                 host: str | None = None, thresholds: dict | None = None, runs_root: str = "runs",
+                 poll_seconds: float = 1.0, remember: bool = True) -> None:
+        # Read before App.__init__, which already asks for the theme variable defaults.
+        self._theme_specs, self.theme_errors = load_theme_specs()
+        self._dark_defaults = next((dict(spec.variables) for spec in self._theme_specs
+                                    if spec.name == DEFAULT_THEME), {})
+        super().__init__()
+        self.target = target
+        self.clock = clock
+        self.host = host or socket.gethostname()
+        self.thresholds = thresholds
+        self.runs_root = runs_root
+        self.poll_seconds = poll_seconds
+        self.remember = remember  # tests turn it off so they never write the user's config
+        self.live: LiveRun | None = None
+        self.follower: TargetFollower | None = None
+        self.theme_names: list[str] = []
+        for spec in self._theme_specs:
+            self.register_theme(_theme_from_spec(spec))
+            self.theme_names.append(spec.name)
+        self._wanted_theme = theme
+        self._last_redraw = 0.0
+        self._last_diagnosis = 0.0
+        self._redraw_pending = False
+        self._diagnosis_pending = False
+
+    # Themes ------------------------------------------------------------------------------------
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # Textual's own themes know nothing of our colour roles; they borrow the default theme's.
+        return dict(self._dark_defaults)
+
+    def _apply_start_theme(self) -> None:
+        wanted = self._wanted_theme
+        if wanted and wanted in self.available_themes:
+            self.theme = wanted
+        elif DEFAULT_THEME in self.available_themes:
+            self.theme = DEFAULT_THEME
+        if wanted and wanted not in self.available_themes:
+            self.notify(f"unknown theme {wanted!r}; themes: {', '.join(self.theme_names)}", severity="warning")
+        elif wanted and self.remember and wanted != remembered_theme():
+            self._theme_changed(self.current_theme)  # chosen with --theme: remember it like a switch
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if self.remember:
+            try:
+                remember_theme(theme.name)
+            except OSError as error:
+                self.notify(f"could not save the theme choice: {error}", severity="warning")
+
+    # Layout ------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                with Vertical(id="metrics-box"):
+                    yield MetricsTable(id="metrics")
+                with VerticalScroll(id="decodes-box"):
+                    yield DecodesPanel(id="decodes")
+                with Vertical(id="output-box"):
+                    yield Log(id="output", max_lines=2000, auto_scroll=True)
+            with VerticalScroll(id="findings-box"):
+                yield FindingsPanel(id="findings")
+        with Horizontal(id="charts"):
+            yield MetricChart(id="chart-loss")
+            yield MetricChart(id="chart-metric")
+            yield MetricChart(id="chart-lr")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply_start_theme()
+        for error in self.theme_errors:
+            self.notify(error, severity="warning")
+        self.query_one("#metrics-box").border_title = "metrics"
+        self.query_one("#findings-box").border_title = "findings"
+        self.query_one("#decodes-box").border_title = "decodes"
+        self.query_one("#output-box").border_title = "run output (o to hide)"
+        self.query_one("#output-box").display = False
+        for chart_id, title in (("chart-loss", "loss: train / val"), ("chart-metric", "main metric"),
+                                ("chart-lr", "learning rate")):
+            self.query_one(f"#{chart_id}").border_title = title
+        self.query_one(FindingsPanel).show_findings([], diagnosed=False)
+        self._fit_layout(self.size.width)
+        self.set_interval(1.0, self._refresh_header)
+        if self.target is not None:
+            self.start_following(self.target)
+        else:
+            self._pick_run()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_layout(event.size.width)
+
+    def _fit_layout(self, width: int) -> None:
+        self.screen.set_class(width < NARROW_WIDTH, "-narrow")
+
+    def _pick_run(self) -> None:
+        runs = list_runs(self.runs_root, self.clock())
+        live = [run for run in runs if run.live]
+        if len(live) > 1:
+            self.push_screen(RunPickerScreen(live, self.clock()), self._picked_run)
+        elif runs:
+            self.start_following((live or runs)[0].path)
+        else:
+            self.notify(f"no runs under ./{self.runs_root}; use `trainwatch tail FILE`", severity="error")
+
+    def _picked_run(self, path: str | None) -> None:
+        if path is None:
+            self.exit()
+        else:
+            self.start_following(path)
+
+    # Following ---------------------------------------------------------------------------------
+
+    def start_following(self, target: str) -> None:
+        self.target = target
+        self.follower = TargetFollower(target, self.poll_seconds)
+        self.live = LiveRun(self.follower.source, "", self.thresholds)
+        self.tail_run(self.follower)
+
+    @work(thread=True, exclusive=True, group="tail")
+    def tail_run(self, follower: TargetFollower) -> None:
+        for batch in follower.batches():
+            self.post_message(RecordsRead(batch))
+
+    def on_records_read(self, message: RecordsRead) -> None:
+        live = self.live
+        if live is None:
+            return
+        batch = message.batch
+        live.apply(batch, self.clock())
+        if not live.model.format_name and self.follower is not None:
+            live.model.format_name = self.follower.format_name
+        if batch.output_lines:
+            self.query_one("#output", Log).write_lines(batch.output_lines)
+        for notice in batch.notices[-3:]:
+            self.notify(notice, severity="warning", timeout=6)
+        first_screen = not live.initial_read_done
+        if not batch.more:
+            live.initial_read_done = True
+        self._request_redraw(immediate=first_screen)
+
+    def on_unmount(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+
+    # Drawing -----------------------------------------------------------------------------------
+
+    def _request_redraw(self, immediate: bool = False) -> None:
+        """Coalesce redraws: a burst of batches costs one redraw per MIN_REDRAW_SECONDS."""
+        if self._redraw_pending:
+            return
+        wait = MIN_REDRAW_SECONDS - (time.monotonic() - self._last_redraw)
+        if immediate or wait <= 0:
+            self._redraw(diagnose_now=immediate)
+        else:
+            self._redraw_pending = True
+            self.set_timer(wait, self._redraw)
+
+    def _redraw(self, diagnose_now: bool = False) -> None:
+        self._redraw_pending = False
+        self._last_redraw = time.monotonic()
+        live = self.live
+        if live is None:
+            return
+        self.query_one(MetricsTable).show_rows(metric_rows(live.model))
+        self._draw_charts()
+        current = live.model.current
+        decodes = current.decodes or next((s.decodes for s in reversed(live.model.segments) if s.decodes), [])
+        self.query_one(DecodesPanel).show_decodes(decodes, live.model.decode_count)
+        if diagnose_now or time.monotonic() - self._last_diagnosis >= MIN_DIAGNOSIS_SECONDS:
+            self._diagnose()
+        elif live.diagnosis_stale and not self._diagnosis_pending:
+            self._diagnosis_pending = True
+            self.set_timer(MIN_DIAGNOSIS_SECONDS, self._diagnose)
+        self._refresh_header()
+
+    def _diagnose(self) -> None:
+        self._diagnosis_pending = False
+        live = self.live
+        if live is None:
+            return
+        self._last_diagnosis = time.monotonic()
+        if live.diagnose() or not live.findings:
+            self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count))
+
+    def _draw_charts(self) -> None:
+        if self.live is None or not self.query_one("#charts").display:
+            return
+        for chart_id, chart in zip(("chart-loss", "chart-metric", "chart-lr"),
+                                   key_charts(self.live.model, self.smoothing)):
+            widget = self.query_one(f"#{chart_id}", MetricChart)
+            if chart_id == "chart-metric" and not chart.empty:
+                widget.border_title = chart.title
+            widget.chart = chart
+
+    def _refresh_header(self) -> None:
+        header = self.query_one(RunHeader)
+        header.smoothing = self.smoothing
+        if self.live is not None:
+            header.overview = describe_run(self.live, self.clock(), self.host)
+
+    def watch_smoothing(self) -> None:
+        self._draw_charts()
+        if self.is_mounted:
+            self.query_one(RunHeader).smoothing = self.smoothing
+
+    # Actions -----------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_help()))
+
+    def key_help(self) -> list[tuple[str, str, str]]:
+        rows = []
+        for binding in self.BINDINGS:
+            key = binding.key_display or binding.key.split(",")[0]
+            note = ""
+            if binding.action.startswith("control("):
+                note = "acts on runs launched by trainwatch"
+            elif binding.action == "quit":
+                note = "the run keeps going"
+            rows.append((key, binding.description, note))
+        rows.append(("ctrl+p", "command palette (themes, keys)", ""))
+        return rows
+
+    def action_control(self, action: str) -> None:
+        # A tailed log has no process or control channel behind it; say so rather than do nothing.
+        self.notify(f"Can't {CONTROL_ACTIONS[action]}: this log is only being read. Stop, LR, checkpoint and "
+                    "restart act on runs launched with `trainwatch run`.", severity="warning", timeout=6)
+
+    def action_cycle_smoothing(self) -> None:
+        later = [stop for stop in SMOOTHING_STOPS if stop > self.smoothing + 1e-9]
+        self.smoothing = later[0] if later else SMOOTHING_STOPS[0]
+
+    def action_smoothing(self, delta: float) -> None:
+        self.smoothing = round(min(max(self.smoothing + delta, 0.0), 0.99), 2)
+
+    def action_toggle_panel(self, panel: str) -> None:
+        widget = self.query_one(PANELS[panel])
+        widget.display = not widget.display
+        if panel == "output" and widget.display:
+            self.query_one("#decodes-box").display = False
+        elif panel == "output":
+            self.query_one("#decodes-box").display = True
+        if panel == "charts" and widget.display:
+            self._draw_charts()
+
+    def action_next_theme(self) -> None:
+        names = self.theme_names or list(self.available_themes)
+        position = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(position + 1) % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+
+def _theme_from_spec(spec: ThemeSpec) -> Theme:
+    return Theme(name=spec.name, variables=dict(spec.variables), **spec.fields)

@@ -1,0 +1,193 @@
+"""Follow one log file as it grows, across truncation, rotation, deletion and re-creation."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from tui.readers.line_buffer import LineBuffer
+from tui.readers.log_reader import DETECT_BYTES, LogReader, UnreadableLog
+from tui.records import ReaderNotice, Record
+
+READ_CHUNK_BYTES = 4 << 20  # one batch per chunk, so a big file shows progress instead of a frozen screen
+FINGERPRINT_BYTES = 256  # the file's first bytes; when they change, the file was rewritten in place
+
+
+@dataclass
+class FollowBatch:
+    """What one look at the file found: records, new text lines, and notices for the user."""
+
+    records: list[Record] = field(default_factory=list)
+    output_lines: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    modified_at: float | None = None  # the file's mtime, for "last write 3 s ago"
+    more: bool = False  # more bytes are waiting: call again without sleeping
+
+    def __bool__(self) -> bool:
+        return bool(self.records or self.output_lines or self.notices)
+
+    def extend(self, other: FollowBatch) -> None:
+        self.records.extend(other.records)
+        self.output_lines.extend(other.output_lines)
+        self.notices.extend(other.notices)
+        self.modified_at = other.modified_at or self.modified_at
+        self.more = self.more or other.more
+
+
+class FileFollower:
+    """Reads what was appended since the last call; never blocks, never raises for the file's sake.
+
+    The open handle is kept between calls so that a file that is renamed away or deleted can
+    still be read to its end: records written just before a rotation are not lost. A new file at
+    the path is then read from its start, so nothing is read twice. Formats rewritten whole
+    (trainer_state.json) are re-read when their size, mtime or inode changes.
+    """
+
+    def __init__(self, path: str, parse: bool = True) -> None:
+        self.path = path
+        self.parse = parse  # False: only the text lines are wanted (a run's stdout)
+        self.reader: LogReader | None = None
+        self._handle = None
+        self._identity: tuple[int, int] | None = None
+        self._offset = 0
+        self._fingerprint = b""
+        self._whole_signature: tuple | None = None
+        self._announced_missing = False
+        self._lost_file = False  # the followed file went away; the next one found is a replacement
+        self._output_buffer = LineBuffer()  # for output-only files, which have no LogReader
+
+    @property
+    def format_name(self) -> str:
+        return self.reader.format_name if self.reader else ""
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def read_new(self) -> FollowBatch:
+        batch = FollowBatch()
+        try:
+            self._read_into(batch)
+        except UnreadableLog as error:
+            batch.notices.append(str(error))
+        except OSError as error:
+            batch.notices.append(f"{self.path}: {error.strerror or error}; will retry")
+            self.close()
+        return batch
+
+    def finish(self) -> FollowBatch:
+        """Flush what a finished file still holds back (its unterminated last line)."""
+        batch = FollowBatch()
+        if self.reader is not None and not self.reader.rewrites_whole and self.parse:
+            batch.records.extend(self.reader.finish())
+        return batch
+
+    def _read_into(self, batch: FollowBatch) -> None:
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            status = None
+        if status is not None:
+            batch.modified_at = status.st_mtime
+        if self._handle is None:
+            self._open(status, batch)
+            return
+        if self.reader is not None and self.reader.rewrites_whole:
+            self._reread_whole(status, batch)
+            return
+        identity = None if status is None else (status.st_dev, status.st_ino)
+        if identity != self._identity:
+            self._drain(batch)  # what was written to the old file before it went
+            self._end_file(batch, keep_partial_line=True)
+            if status is None:
+                batch.notices.append(f"{self.path} was deleted; waiting for it to be created again")
+                self._announced_missing = True
+            else:
+                batch.notices.append(f"{self.path} was replaced by a new file (rotated); following the new file")
+                self._open(status, batch)
+            return
+        if status.st_size < self._offset or self._rewritten_in_place(status.st_size):
+            self._flush_partial_line(batch, keep=False)
+            batch.notices.append(f"{self.path} was truncated; reading it again from its start")
+            self._offset, self._fingerprint = 0, b""
+        self._drain(batch)
+
+    def _open(self, status: os.stat_result | None, batch: FollowBatch) -> None:
+        if status is None:
+            if not self._announced_missing:
+                batch.notices.append(f"{self.path}: no such file yet; waiting for it to appear")
+                self._announced_missing = True
+            self._lost_file = True
+            return
+        handle = open(self.path, "rb")
+        head = handle.read(DETECT_BYTES)
+        if not head.strip():
+            handle.close()  # nothing to detect the format from yet
+            return
+        if self._lost_file and self._announced_missing:
+            batch.notices.append(f"{self.path} is back; following it")
+        self._announced_missing = self._lost_file = False
+        if self.reader is None and self.parse:
+            self.reader = LogReader(self.path, head)
+        handle.seek(0)
+        self._handle, self._identity, self._offset, self._fingerprint = handle, (status.st_dev, status.st_ino), 0, b""
+        if self.reader is not None and self.reader.rewrites_whole:
+            self._reread_whole(status, batch)
+        else:
+            self._drain(batch)
+
+    def _drain(self, batch: FollowBatch) -> None:
+        """Read from the open handle up to its current end, one chunk per call."""
+        handle = self._handle
+        handle.seek(self._offset)
+        data = handle.read(READ_CHUNK_BYTES)
+        if not data:
+            return
+        self._offset += len(data)
+        batch.more = len(data) == READ_CHUNK_BYTES
+        if len(self._fingerprint) < FINGERPRINT_BYTES:
+            self._fingerprint = os.pread(handle.fileno(), FINGERPRINT_BYTES, 0)
+        if self.reader is None:
+            batch.output_lines.extend(self._output_buffer.feed(data))
+            return
+        records, lines = self.reader.feed_with_lines(data)
+        batch.records.extend(records)
+        if self.reader.is_program_output:
+            batch.output_lines.extend(lines)
+
+    def _rewritten_in_place(self, size: int) -> bool:
+        """A file truncated and rewritten past our offset between two looks has other first bytes."""
+        if not self._fingerprint or size == self._offset:
+            return False
+        return os.pread(self._handle.fileno(), len(self._fingerprint), 0) != self._fingerprint
+
+    def _flush_partial_line(self, batch: FollowBatch, keep: bool) -> None:
+        if self.reader is not None:
+            records, lines = self.reader.end_of_file(keep)
+            batch.records.extend(records)
+            if self.reader.is_program_output:
+                batch.output_lines.extend(lines)
+        else:
+            lines = self._output_buffer.flush()
+            batch.output_lines.extend(lines if keep else [])
+
+    def _end_file(self, batch: FollowBatch, keep_partial_line: bool) -> None:
+        """The followed file is gone from the path: its last line is final, its handle closed."""
+        self._flush_partial_line(batch, keep_partial_line)
+        self.close()
+        self._identity = None
+        self._lost_file = True
+
+    def _reread_whole(self, status: os.stat_result | None, batch: FollowBatch) -> None:
+        if status is None:
+            return  # keep what we have; it comes back or it does not
+        signature = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+        if signature == self._whole_signature:
+            return
+        with open(self.path, "rb") as handle:
+            data = handle.read()
+        records = self.reader.replace(data)
+        if all(isinstance(record, ReaderNotice) for record in records[1:]) and self._whole_signature is not None:
+            return  # caught mid-rewrite: keep the last good state and look again at the next change
+        self._whole_signature = signature
+        batch.records.extend(records)

@@ -1,0 +1,88 @@
+"""Follow a tail target (a log file or a run directory): its log file(s) and the run's own output."""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+from tui.follow.change_signal import SAFETY_POLL_SECONDS, ChangeSignal
+from tui.follow.file_follower import FileFollower, FollowBatch
+from tui.readers.log_reader import UnreadableLog, resolve_target
+from tui.records import MetricRecord
+
+from trainers.runlog import EVENT_LOG_NAME
+
+# A run directory's captured output, shown on the output key; read as text, never parsed for metrics.
+OUTPUT_FILE_NAMES = ("stdout.log", "stderr.log")
+
+
+def log_paths_of(target: str) -> list[str]:
+    """The files to follow for a target. A run directory with no log yet waits for its event log."""
+    if os.path.isdir(target):
+        try:
+            return resolve_target(target)
+        except UnreadableLog:
+            return [os.path.join(target, EVENT_LOG_NAME)]
+    if not os.path.exists(target):
+        raise UnreadableLog(f"{target}: no such file or directory")
+    return resolve_target(target)
+
+
+class TargetFollower:
+    """Yields batches as the target's files change; ``stop`` ends the loop from any thread."""
+
+    def __init__(self, target: str, poll_seconds: float = SAFETY_POLL_SECONDS) -> None:
+        self.target = target
+        self.poll_seconds = poll_seconds
+        self.log_paths = log_paths_of(target)
+        self.followers = [FileFollower(path) for path in self.log_paths]
+        if os.path.isdir(target):
+            for name in OUTPUT_FILE_NAMES:
+                path = os.path.join(target, name)
+                if path not in self.log_paths:
+                    self.followers.append(FileFollower(path, parse=False))
+        self._stopped = threading.Event()
+        self._signal: ChangeSignal | None = None
+
+    @property
+    def source(self) -> str:
+        return self.log_paths[0] if len(self.log_paths) == 1 else self.target
+
+    @property
+    def format_name(self) -> str:
+        if len(self.log_paths) > 1:
+            return "mlflow_run"
+        return self.followers[0].format_name
+
+    def batches(self) -> Iterator[FollowBatch]:
+        self._signal = ChangeSignal([follower.path for follower in self.followers], self.poll_seconds)
+        try:
+            while not self._stopped.is_set():
+                batch = self.read_once()
+                if batch:
+                    yield batch
+                if not batch.more and not self._stopped.is_set():
+                    self._signal.wait()
+        finally:
+            self._signal.close()
+            for follower in self.followers:
+                follower.close()
+
+    def read_once(self) -> FollowBatch:
+        """One look at every followed file."""
+        batch = FollowBatch()
+        for follower in self.followers:
+            found = follower.read_new()
+            if not follower.parse and found.notices:
+                found.notices = []  # a run without captured output is normal, not news
+            batch.extend(found)
+        if len(self.log_paths) > 1:
+            # MLflow keeps one file per metric: order the points by step so they read as one run.
+            batch.records.sort(key=lambda record: record.step if isinstance(record, MetricRecord)
+                               and record.step is not None else 0)
+        return batch
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._signal is not None:
+            self._signal.wake()

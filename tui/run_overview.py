@@ -1,0 +1,129 @@
+"""What the header says about a run: state, elapsed, position, speed and ETA, as text."""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from tui.live_run import LiveRun
+
+# A log written to within this long is being written by a live process, as far as a tail can tell.
+LIVE_WITHIN_SECONDS = 120.0
+
+
+@dataclass(slots=True)
+class RunOverview:
+    name: str
+    state: str  # running, finished, crashed, stopped, live, idle, waiting
+    state_detail: str
+    elapsed: str
+    position: str
+    throughput: str
+    eta: str
+    host: str
+    format_name: str
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
+
+
+def run_name_of(source: str) -> str:
+    """A short name: the run directory for a file inside one, else the file name."""
+    path = os.path.abspath(source)
+    if os.path.isdir(path):
+        return os.path.basename(path)
+    parent = os.path.basename(os.path.dirname(path))
+    return f"{parent}/{os.path.basename(path)}" if parent else os.path.basename(path)
+
+
+def describe_run(live: LiveRun, now: float, host: str, name: str | None = None) -> RunOverview:
+    model = live.model
+    state, detail = _state_of(live, now)
+    running = state in ("running", "live")
+    elapsed = None
+    if live.first_time is not None:
+        end = now if running else (live.last_time or now)
+        elapsed = end - live.first_time
+    steps_per_second, epochs_per_second = _rates(live)
+    return RunOverview(
+        name=name or run_name_of(model.source),
+        state=state,
+        state_detail=detail,
+        elapsed=format_duration(elapsed),
+        position=_position(live),
+        throughput=_throughput_text(steps_per_second, epochs_per_second),
+        eta=_eta_text(live, steps_per_second, epochs_per_second) if running else "—",
+        host=host,
+        format_name=model.format_name,
+    )
+
+
+def _state_of(live: LiveRun, now: float) -> tuple[str, str]:
+    status = live.model.status
+    if status is not None:
+        if status.state == "crashed":
+            return "crashed", f"exit code {status.exit_code}" if status.exit_code is not None else status.message
+        return status.state, status.message
+    if live.modified_at is None:
+        return "waiting", "for the log to appear"
+    age = now - live.modified_at
+    if age <= LIVE_WITHIN_SECONDS:
+        return "live", f"last write {format_duration(max(age, 0))} ago"
+    return "idle", f"last write {format_duration(age)} ago"
+
+
+def _position(live: LiveRun) -> str:
+    segments = [segment for segment in live.model.segments if not segment.empty]
+    if not segments:
+        return "no metrics yet"
+    segment = segments[-1]
+    parts = []
+    if segment.last_epoch is not None:
+        epoch = f"{segment.last_epoch:g}"
+        parts.append(f"epoch {epoch}/{live.total_epochs}" if live.total_epochs else f"epoch {epoch}")
+    if segment.last_step is not None:
+        parts.append(f"step {segment.last_step}/{live.total_steps}" if live.total_steps else f"step {segment.last_step}")
+    if len(segments) > 1:
+        parts.append(f"run {len(segments)} in log")
+    return " · ".join(parts) or f"{live.model.record_count} records"
+
+
+def _rates(live: LiveRun) -> tuple[float | None, float | None]:
+    marks = list(live.progress)
+    if len(marks) < 2:
+        return None, None
+    first, last = marks[0], marks[-1]
+    seconds = last.time - first.time
+    if seconds <= 0:
+        return None, None
+    steps = (last.step - first.step) / seconds if last.step is not None and first.step is not None else None
+    epochs = (last.epoch - first.epoch) / seconds if last.epoch is not None and first.epoch is not None else None
+    return (steps if steps and steps > 0 else None), (epochs if epochs and epochs > 0 else None)
+
+
+def _throughput_text(steps_per_second: float | None, epochs_per_second: float | None) -> str:
+    if steps_per_second:
+        return f"{steps_per_second:.3g} steps/s"
+    if epochs_per_second:
+        per_epoch = 1 / epochs_per_second
+        return f"{format_duration(per_epoch)}/epoch" if per_epoch >= 1 else f"{epochs_per_second:.3g} epochs/s"
+    return "—"
+
+
+def _eta_text(live: LiveRun, steps_per_second: float | None, epochs_per_second: float | None) -> str:
+    segment = live.model.current
+    if live.total_steps and steps_per_second and segment.last_step is not None:
+        return format_duration((live.total_steps - segment.last_step) / steps_per_second)
+    if live.total_epochs and epochs_per_second and segment.last_epoch is not None:
+        return format_duration((live.total_epochs - segment.last_epoch) / epochs_per_second)
+    return "—"

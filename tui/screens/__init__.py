@@ -1,0 +1,1 @@
+"""Textual screens pushed over the main view."""

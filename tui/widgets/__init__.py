@@ -1,0 +1,1 @@
+"""Textual widgets: each renders state it is given; no I/O, no parsing."""

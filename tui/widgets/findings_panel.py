@@ -1,0 +1,39 @@
+"""The findings: severity, title, evidence in numbers, since when, and what to do about it."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.diagnosis.finding import Finding
+from tui.diagnosis.signal import when
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+class FindingsPanel(Static):
+    DEFAULT_CSS = """
+    FindingsPanel { height: auto; }
+    """
+    COMPONENT_CLASSES = {"findings-panel--critical", "findings-panel--warning", "findings-panel--info",
+                         "findings-panel--title", "findings-panel--evidence", "findings-panel--action",
+                         "findings-panel--quiet"}
+
+    def show_findings(self, findings: list[Finding], diagnosed: bool) -> None:
+        if not findings:
+            message = "no problems found so far" if diagnosed else "waiting for enough data to diagnose…"
+            self.update(Text(message, style=self.get_component_rich_style("findings-panel--quiet")))
+            return
+        blocks = []
+        ordered = sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), f.id))
+        for finding in ordered:
+            block = Text()
+            block.append(f" {finding.severity.upper()} ",
+                         style=self.get_component_rich_style(f"findings-panel--{finding.severity}"))
+            block.append(f" {finding.title}", style=self.get_component_rich_style("findings-panel--title"))
+            block.append(f"  since {when(finding.epoch, finding.step)}  [{finding.id}]\n",
+                         style=self.get_component_rich_style("findings-panel--quiet"))
+            block.append(finding.evidence, style=self.get_component_rich_style("findings-panel--evidence"))
+            if finding.action:
+                block.append(f"\n→ {finding.action}", style=self.get_component_rich_style("findings-panel--action"))
+            blocks.append(block)
+        self.update(Text("\n\n").join(blocks))
