@@ -31,3 +31,9 @@ def seed_path(case: str) -> str:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_config(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real ~/.config/trainwatch (themes, remembered choices, thresholds)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))

@@ -221,6 +221,13 @@ class TrainWatch(App[None]):
             live.initial_read_done = True
         self._request_redraw(immediate=first_screen)
 
+    @property
+    def settled(self) -> bool:
+        """Everything read so far is on screen and diagnosed (tests and benchmarks wait for this)."""
+        live = self.live
+        return (live is not None and live.initial_read_done and not self._redraw_pending
+                and not self._diagnosis_pending and not live.diagnosis_stale)
+
     def on_unmount(self) -> None:
         if self.follower is not None:
             self.follower.stop()

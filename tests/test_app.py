@@ -1,0 +1,257 @@
+"""The live UI driven with Textual's Pilot: what it shows for real logs, and every key."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from textual.widgets import Log
+
+from conftest import CORPUS, SEEDS, corpus_rows, seed_path
+from ui_helpers import FIXED_NOW, make_app, plain, settle
+from tui.readers.log_reader import DETECT_BYTES, detect_format
+from tui.screens.help_screen import HelpScreen
+from tui.screens.run_picker_screen import RunPickerScreen
+from tui.widgets.decodes_panel import DecodesPanel
+from tui.widgets.findings_panel import FindingsPanel
+from tui.widgets.metric_chart import MetricChart
+from tui.widgets.metrics_table import MetricsTable
+from tui.widgets.run_header import RunHeader
+
+EXPECTED = json.load(open(os.path.join(SEEDS, "expected.json")))
+
+
+def table_rows(app) -> dict[str, list[str]]:
+    table = app.query_one(MetricsTable)
+    return {str(table.get_row_at(i)[0]): [str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)}
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+async def test_seed_fixture_shows_its_findings(case):
+    app = make_app(seed_path(case))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        shown = {finding.id for finding in app.live.findings}
+        assert set(EXPECTED[case]["must"]) <= shown
+        text = plain(app.query_one(FindingsPanel))
+        for finding in app.live.findings:
+            assert finding.title in text and finding.evidence in text
+        assert table_rows(app)
+
+
+async def test_ctc_blank_seed_shows_empty_predictions_and_evidence():
+    app = make_app(seed_path("seed003_ctc_blank"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        decodes = plain(app.query_one(DecodesPanel))
+        assert "(empty prediction)" in decodes and "1 of 3 predictions EMPTY" in decodes
+        assert "MILD NORD AUCH ZWOELF" in decodes and "WER 100%" in decodes
+        findings = plain(app.query_one(FindingsPanel))
+        assert "Blank collapse" in findings and "Overfitting" in findings
+        assert "val_loss best 4.78 at epoch 31" in findings
+        rows = table_rows(app)
+        assert rows["loss"][1:4] == ["2.36", "5.29", "4.78"] and rows["wer"][4] == "e55"
+        header = app.query_one(RunHeader).render().plain
+        assert "epoch 60/150" in header and "gpu-box" in header
+
+
+def _one_log_per_format() -> list[str]:
+    chosen: dict[str, str] = {}
+    for row in corpus_rows():
+        path = os.path.join(CORPUS, row["file"])
+        if os.path.isfile(path):
+            with open(path, "rb") as handle:
+                chosen.setdefault(detect_format(path, handle.read(DETECT_BYTES)), path)
+    return sorted(chosen.values())
+
+
+@pytest.mark.parametrize("path", _one_log_per_format(), ids=os.path.basename)
+async def test_corpus_log_of_each_format_is_shown(path):
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert table_rows(app), "no metric rows"
+        assert app.query_one("#chart-loss", MetricChart).chart is not None
+        header = app.query_one(RunHeader).render().plain
+        assert app.live.model.format_name in header
+
+
+async def test_appended_epochs_appear_live(tmp_path):
+    log = tmp_path / "training_log.csv"
+    log.write_text("epoch,loss,val_loss\n0,1.0,1.2\n")
+    app = make_app(str(log), poll_seconds=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        with open(log, "a") as handle:
+            handle.write("1,0.5,0.7\n")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if table_rows(app)["loss"][1] == "0.5":
+                break
+        assert table_rows(app)["loss"][1:3] == ["0.5", "0.7"]
+        assert "epoch 1" in app.query_one(RunHeader).render().plain
+
+
+async def test_truncation_is_shown_as_a_notice(tmp_path):
+    log = tmp_path / "training_log.csv"
+    log.write_text("epoch,loss\n0,1.0\n1,0.9\n2,0.8\n")
+    app = make_app(str(log), poll_seconds=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        log.write_text("epoch,loss\n0,2.0\n")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if any("truncated" in notice for notice in app.live.notices):
+                break
+        assert any("truncated" in n.message for n in app._notifications)
+        assert table_rows(app)["loss"][1] == "2"
+
+
+async def test_quit_key_exits_and_leaves_the_log_alone(tmp_path):
+    log = tmp_path / "training_log.csv"
+    log.write_text("epoch,loss\n0,1.0\n")
+    app = make_app(str(log))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert log.read_text() == "epoch,loss\n0,1.0\n"
+
+
+async def test_help_key_lists_every_binding():
+    app = make_app(seed_path("seed000_tcn_plateau"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        listed = {key for key, _, _ in app.screen.keys}
+        assert {"q", "?", "x", "l", "r", "p", "k", "s", "+", "-", "m", "c", "f", "d", "o", "t"} <= listed
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize("key, action", [("x", "stop"), ("l", "change the learning rate"), ("r", "restart"),
+                                         ("p", "pick a preset"), ("k", "checkpoint")])
+async def test_control_keys_say_a_tailed_log_cannot_be_controlled(key, action):
+    app = make_app(seed_path("seed000_tcn_plateau"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press(key)
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any(action in m and "only being read" in m for m in messages), messages
+
+
+async def test_smoothing_keys_change_the_charts():
+    app = make_app(seed_path("seed001_msa_overfit"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        chart = app.query_one("#chart-loss", MetricChart)
+        smoothed_before = [line.ys for line in chart.chart.lines if not line.raw]
+        assert app.smoothing == 0.6
+        await pilot.press("s")
+        assert app.smoothing == 0.8
+        assert [line.ys for line in chart.chart.lines if not line.raw] != smoothed_before
+        await pilot.press("plus")
+        assert app.smoothing == 0.85
+        await pilot.press("minus", "minus")
+        assert app.smoothing == 0.75
+        for _ in range(5):  # 0.8, 0.9, 0.95, 0.99, then back to 0
+            await pilot.press("s")
+        assert app.smoothing == 0.0
+        assert not any(line.raw for line in chart.chart.lines)  # no ghost when nothing is smoothed
+        assert "smoothing 0.00" in app.query_one(RunHeader).render().plain
+
+
+@pytest.mark.parametrize("key, panel", [("m", "#metrics-box"), ("c", "#charts"), ("f", "#findings-box"),
+                                        ("d", "#decodes-box")])
+async def test_panel_keys_toggle_their_panel(key, panel):
+    app = make_app(seed_path("seed003_ctc_blank"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert app.query_one(panel).display
+        await pilot.press(key)
+        assert not app.query_one(panel).display
+        await pilot.press(key)
+        assert app.query_one(panel).display
+
+
+async def test_output_key_shows_the_runs_own_output():
+    app = make_app(seed_path("seed003_ctc_blank"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        output = app.query_one("#output", Log)
+        assert not app.query_one("#output-box").display
+        await pilot.press("o")
+        assert app.query_one("#output-box").display and not app.query_one("#decodes-box").display
+        assert any("Epoch 60/150" in line for line in output.lines)
+        await pilot.press("o")
+        assert app.query_one("#decodes-box").display
+
+
+async def test_theme_key_cycles_and_is_remembered(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    config = tmp_path / "trainwatch" / "config.yaml"
+    config.parent.mkdir()
+    config.write_text("# my thresholds\ndiagnosis:\n  plateau: {patience_fraction: 0.3}\n")
+    app = make_app(seed_path("seed000_tcn_plateau"), remember=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert app.theme == "trainwatch-dark"
+        await pilot.press("t")
+        assert app.theme == "trainwatch-high-contrast"
+        await pilot.press("t")
+        assert app.theme == "trainwatch-light"
+        app.theme = "nord"  # what the command palette's theme picker does
+        await pilot.pause()
+    text = config.read_text()
+    assert "theme: nord" in text and "# my thresholds" in text and "patience_fraction: 0.3" in text
+    from tui.diagnosis.config import load_thresholds
+    assert load_thresholds()["plateau"]["patience_fraction"] == 0.3
+
+
+async def test_theme_option_is_used_and_unknown_theme_is_refused_gently(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    app = make_app(seed_path("seed000_tcn_plateau"), theme="trainwatch-light", remember=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert app.theme == "trainwatch-light"
+    assert "theme: trainwatch-light" in (tmp_path / "trainwatch" / "config.yaml").read_text()
+    app = make_app(seed_path("seed000_tcn_plateau"), theme="no-such-theme")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert app.theme == "trainwatch-dark"
+        assert any("unknown theme 'no-such-theme'" in n.message for n in app._notifications)
+
+
+def _make_run(root, name: str, age: float) -> None:
+    run = root / name
+    run.mkdir(parents=True)
+    log = run / "events.jsonl"
+    log.write_text(json.dumps({"event": "metrics", "step": 1, "metrics": {"loss": 1.0}}) + "\n")
+    os.utime(log, (FIXED_NOW - age, FIXED_NOW - age))
+    os.utime(run, (FIXED_NOW - age, FIXED_NOW - age))
+
+
+async def test_bare_trainwatch_opens_the_newest_run(tmp_path):
+    _make_run(tmp_path / "runs", "old-1", age=7200)
+    _make_run(tmp_path / "runs", "new-1", age=3600)
+    app = make_app(None, runs_root=str(tmp_path / "runs"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert app.target.endswith("new-1")
+
+
+async def test_bare_trainwatch_offers_a_picker_when_several_runs_are_live(tmp_path):
+    _make_run(tmp_path / "runs", "a-1", age=5)
+    _make_run(tmp_path / "runs", "b-1", age=10)
+    app = make_app(None, runs_root=str(tmp_path / "runs"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, RunPickerScreen)
+        await pilot.press("down", "enter")
+        await settle(pilot, app)
+        assert app.target.endswith("b-1")
