@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.widgets import Footer, Log
 
 from tui.chart_data import key_charts
@@ -20,7 +21,7 @@ from tui.follow.target_follower import TargetFollower
 from tui.live_run import LiveRun
 from tui.metric_rows import metric_rows
 from tui.run_listing import list_runs
-from tui.run_overview import describe_run
+from tui.run_overview import describe_run, seconds_until_change
 from tui.screens.help_screen import HelpScreen
 from tui.screens.run_picker_screen import RunPickerScreen
 from tui.theme_files import DEFAULT_THEME, ThemeSpec, load_theme_specs
@@ -103,6 +104,7 @@ class TrainWatch(App[None]):
         self._last_diagnosis = 0.0
         self._redraw_pending = False
         self._diagnosis_pending = False
+        self._header_timer: Timer | None = None
 
     # Themes ------------------------------------------------------------------------------------
 
@@ -163,7 +165,7 @@ class TrainWatch(App[None]):
             self.query_one(f"#{chart_id}").border_title = title
         self.query_one(FindingsPanel).show_findings([], diagnosed=False)
         self._fit_layout(self.size.width)
-        self.set_interval(1.0, self._refresh_header)
+        self._schedule_header_tick()
         if self.target is not None:
             self.start_following(self.target)
         else:
@@ -262,6 +264,7 @@ class TrainWatch(App[None]):
             self._diagnosis_pending = True
             self.set_timer(MIN_DIAGNOSIS_SECONDS, self._diagnose)
         self._refresh_header()
+        self._schedule_header_tick()  # a new write restarts the "last write" clock
 
     def _diagnose(self) -> None:
         self._diagnosis_pending = False
@@ -286,7 +289,21 @@ class TrainWatch(App[None]):
         header = self.query_one(RunHeader)
         header.smoothing = self.smoothing
         if self.live is not None:
-            header.overview = describe_run(self.live, self.clock(), self.host)
+            overview = describe_run(self.live, self.clock(), self.host)
+            if overview != header.overview:  # the clock ticks every second; repaint only on change
+                header.overview = overview
+
+    def _schedule_header_tick(self) -> None:
+        """Wake for the header exactly when its time texts change, not every second: an idle UI
+        then costs close to nothing."""
+        if self._header_timer is not None:
+            self._header_timer.stop()
+        delay = 1.0 if self.live is None else seconds_until_change(self.live, self.clock())
+        self._header_timer = self.set_timer(delay, self._header_tick)
+
+    def _header_tick(self) -> None:
+        self._refresh_header()
+        self._schedule_header_tick()
 
     def watch_smoothing(self) -> None:
         self._draw_charts()

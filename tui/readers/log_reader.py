@@ -35,7 +35,9 @@ def _is_binary(head: bytes) -> bool:
     if not sample:
         return False
     control = sum(byte < 9 or 13 < byte < 32 for byte in sample)
-    return sample.count(0) > 0.05 * len(sample) or control > 0.3 * len(sample)
+    # Absolute floors too: in a short log, two stray NULs are already 5% of it.
+    return (sample.count(0) > max(0.05 * len(sample), 32)
+            or control > max(0.3 * len(sample), 64))
 
 
 def detect_format(path: str, head: bytes) -> str:
