@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import Log
 
 from conftest import CORPUS, SEEDS, corpus_rows, seed_path
-from ui_helpers import FIXED_NOW, make_app, plain, settle
+from ui_helpers import FIXED_NOW, make_app, plain, settle, wait_for
 from tui.readers.log_reader import DETECT_BYTES, detect_format
 from tui.screens.help_screen import HelpScreen
 from tui.screens.run_picker_screen import RunPickerScreen
@@ -84,10 +84,7 @@ async def test_appended_epochs_appear_live(tmp_path):
         await settle(pilot, app)
         with open(log, "a") as handle:
             handle.write("1,0.5,0.7\n")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if table_rows(app)["loss"][1] == "0.5":
-                break
+        await wait_for(pilot, lambda: table_rows(app)["loss"][1] == "0.5")
         assert table_rows(app)["loss"][1:3] == ["0.5", "0.7"]
         assert "epoch 1" in app.query_one(RunHeader).render().plain
 
@@ -99,10 +96,8 @@ async def test_truncation_is_shown_as_a_notice(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app)
         log.write_text("epoch,loss\n0,2.0\n")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if any("truncated" in notice for notice in app.live.notices):
-                break
+        await wait_for(pilot, lambda: any("truncated" in notice for notice in app.live.notices))
+        await pilot.pause()
         assert any("truncated" in n.message for n in app._notifications)
         assert table_rows(app)["loss"][1] == "2"
 

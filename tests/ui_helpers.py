@@ -41,3 +41,11 @@ def plain(widget) -> str:
     """The text a Static-based panel currently shows."""
     content = widget.content
     return content.plain if hasattr(content, "plain") else str(content)
+
+
+async def wait_for(pilot, condition, timeout: float = 5.0) -> None:
+    """Pause until ``condition()`` holds (a change made on disk reaches the screen asynchronously)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition() and loop.time() < deadline:
+        await pilot.pause(0.05)
