@@ -30,8 +30,8 @@ class FindingsPanel(Static):
             block.append(f" {finding.severity.upper()} ",
                          style=self.get_component_rich_style(f"findings-panel--{finding.severity}"))
             block.append(f" {finding.title}", style=self.get_component_rich_style("findings-panel--title"))
-            block.append(f"  since {when(finding.epoch, finding.step)}  [{finding.id}]\n",
-                         style=self.get_component_rich_style("findings-panel--quiet"))
+            since = "" if "since" in finding.title else f"  since {when(finding.epoch, finding.step)}"
+            block.append(f"{since}  [{finding.id}]\n", style=self.get_component_rich_style("findings-panel--quiet"))
             block.append(finding.evidence, style=self.get_component_rich_style("findings-panel--evidence"))
             if finding.action:
                 block.append(f"\n→ {finding.action}", style=self.get_component_rich_style("findings-panel--action"))
