@@ -9,7 +9,7 @@ from textual.widgets import Log
 
 from conftest import CORPUS, SEEDS, corpus_rows, seed_path
 from ui_helpers import FIXED_NOW, make_app, plain, settle, wait_for
-from tui.readers.log_reader import DETECT_BYTES, detect_format
+from tui.readers.log_reader import UnreadableLog, read_target
 from tui.screens.help_screen import HelpScreen
 from tui.screens.run_picker_screen import RunPickerScreen
 from tui.widgets.decodes_panel import DecodesPanel
@@ -56,12 +56,14 @@ async def test_ctc_blank_seed_shows_empty_predictions_and_evidence():
 
 
 def _one_log_per_format() -> list[str]:
+    """The first corpus log of each format the readers tell apart (Keras CSV, Lightning, YOLO, ...)."""
     chosen: dict[str, str] = {}
     for row in corpus_rows():
         path = os.path.join(CORPUS, row["file"])
-        if os.path.isfile(path):
-            with open(path, "rb") as handle:
-                chosen.setdefault(detect_format(path, handle.read(DETECT_BYTES)), path)
+        try:
+            chosen.setdefault(read_target(path).format_name, path)
+        except UnreadableLog:
+            continue
     return sorted(chosen.values())
 
 
@@ -70,8 +72,11 @@ async def test_corpus_log_of_each_format_is_shown(path):
     app = make_app(path)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app)
-        assert table_rows(app), "no metric rows"
-        assert app.query_one("#chart-loss", MetricChart).chart is not None
+        if app.live.model.decode_count:
+            assert "samples at" in plain(app.query_one(DecodesPanel))
+        else:
+            assert table_rows(app), "no metric rows"
+            assert app.query_one("#chart-loss", MetricChart).chart is not None
         header = app.query_one(RunHeader).render().plain
         assert app.live.model.format_name in header
 
@@ -87,6 +92,32 @@ async def test_appended_epochs_appear_live(tmp_path):
         await wait_for(pilot, lambda: table_rows(app)["loss"][1] == "0.5")
         assert table_rows(app)["loss"][1:3] == ["0.5", "0.7"]
         assert "epoch 1" in app.query_one(RunHeader).render().plain
+
+
+async def test_tensorboard_event_file_is_followed_as_it_grows(tmp_path):
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(tmp_path))
+
+    def write_steps(steps: range) -> None:
+        for step in steps:
+            summary = Summary(value=[Summary.Value(tag="train/loss", simple_value=1.0 / (step + 1)),
+                                     Summary.Value(tag="val/loss", simple_value=2.0 / (step + 1))])
+            writer.add_event(Event(step=step, wall_time=1000.0 + step, summary=summary))
+        writer.flush()
+
+    write_steps(range(20))
+    app = make_app(str(tmp_path), poll_seconds=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert table_rows(app)["loss"][1:3] == ["0.05", "0.1"]
+        write_steps(range(20, 40))
+        await wait_for(pilot, lambda: table_rows(app)["loss"][1] == "0.025")
+        assert table_rows(app)["loss"][1:3] == ["0.025", "0.05"]
+        assert "step 39" in app.query_one(RunHeader).render().plain
+    writer.close()
 
 
 async def test_truncation_is_shown_as_a_notice(tmp_path):
