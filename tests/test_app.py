@@ -74,7 +74,9 @@ async def test_corpus_log_of_each_format_is_shown(path):
         await settle(pilot, app)
         if app.live.model.decode_count:
             assert "samples at" in plain(app.query_one(DecodesPanel))
+            assert not app.query_one("#decodes-box").has_class("-empty")
         else:
+            assert app.query_one("#decodes-box").has_class("-empty")  # its room goes to the metrics
             assert table_rows(app), "no metric rows"
             assert app.query_one("#chart-loss", MetricChart).chart is not None
         header = app.query_one(RunHeader).render().plain

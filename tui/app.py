@@ -258,6 +258,8 @@ class TrainWatch(App[None]):
         current = live.model.current
         decodes = current.decodes or next((s.decodes for s in reversed(live.model.segments) if s.decodes), [])
         self.query_one(DecodesPanel).show_decodes(decodes, live.model.decode_count)
+        # A log without decodes gives their room to the metrics table.
+        self.query_one("#decodes-box").set_class(not live.model.decode_count, "-empty")
         if diagnose_now or time.monotonic() - self._last_diagnosis >= MIN_DIAGNOSIS_SECONDS:
             self._diagnose()
         elif live.diagnosis_stale and not self._diagnosis_pending:

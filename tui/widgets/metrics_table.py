@@ -6,8 +6,8 @@ from textual.widgets import DataTable
 
 from tui.metric_rows import MetricRow, format_value, sparkline_text
 
-SPARKLINE_WIDTH = 7
-COLUMNS = (("metric", 10), ("train", 9), ("val", 9), ("best", 9), ("at", 5), ("Δ", 8), ("trend", SPARKLINE_WIDTH + 1))
+SPARKLINE_WIDTH = 6
+COLUMNS = (("metric", 10), ("train", 9), ("val", 9), ("best", 9), ("at", 5), ("Δ", 9), ("trend", SPARKLINE_WIDTH + 1))
 
 
 class MetricsTable(DataTable):
