@@ -132,3 +132,20 @@ def test_run_directory_follows_its_output_files(tmp_path):
     assert batch.output_lines == ["loading data", "starting epoch 1"]
     assert [r.values for r in batch.records if isinstance(r, MetricRecord)] == [{"loss": 1.0}]
     assert not batch.notices  # no stderr.log is not news
+
+
+def test_rotation_reads_all_that_is_left_of_a_big_old_file(tmp_path, monkeypatch):
+    """Several read chunks still unread when the file is rotated: none of it is lost."""
+    monkeypatch.setattr("tui.follow.file_follower.READ_CHUNK_BYTES", 64 * 1024)
+    path = tmp_path / "log.csv"
+    rows = 20_000  # about 420 KB: six and more 64 KB chunks
+    path.write_text("epoch,loss\n" + "".join(f"{e},{1 / (e + 1):.12f}\n" for e in range(rows)))
+    follower = FileFollower(str(path))
+    first = follower.read_new()
+    assert first.more, "the first look should have read only one chunk"
+    os.rename(path, str(path) + ".1")
+    path.write_text("epoch,loss\n")
+    rest = follower.read_new()
+    epochs = [r.epoch for r in first.records + rest.records if isinstance(r, MetricRecord)]
+    assert epochs == [float(e) for e in range(rows)]
+    assert any("replaced by a new file" in notice for notice in rest.notices)

@@ -20,15 +20,10 @@ class RunEntry:
     live: bool
 
 
-def _newest_write(path: str) -> float:
-    newest = os.path.getmtime(path)
-    for name in os.listdir(path):
-        if name in OUTPUT_FILE_NAMES or name.endswith((".jsonl", ".csv", ".log", ".json", ".txt")):
-            try:
-                newest = max(newest, os.path.getmtime(os.path.join(path, name)))
-            except OSError:
-                continue
-    return newest
+def _newest_write(run_dir: str, log_paths: list[str]) -> float:
+    """The latest mtime of the run's log(s), its captured output and the directory itself."""
+    paths = [run_dir, *log_paths, *(os.path.join(run_dir, name) for name in OUTPUT_FILE_NAMES)]
+    return max(os.path.getmtime(path) for path in paths if os.path.exists(path))
 
 
 def list_runs(root: str = RUNS_DIR, now: float | None = None) -> list[RunEntry]:
@@ -42,10 +37,10 @@ def list_runs(root: str = RUNS_DIR, now: float | None = None) -> list[RunEntry]:
         if name.startswith(".") or not os.path.isdir(path):
             continue
         try:
-            resolve_target(path)
+            log_paths = resolve_target(path)
         except UnreadableLog:
             continue
-        modified = _newest_write(path)
+        modified = _newest_write(path, log_paths)
         entries.append(RunEntry(path, name, modified, now - modified <= LIVE_WITHIN_SECONDS))
     entries.sort(key=lambda entry: -entry.modified_at)
     return entries

@@ -16,11 +16,9 @@ class ChangeSignal:
         self.poll_seconds = poll_seconds
         self._changed = threading.Event()
         self._observer = None
-        self.watching = False
         directories = sorted({os.path.dirname(os.path.abspath(path)) for path in paths})
         try:
             self._observer = self._start_observer(directories)
-            self.watching = True
         except Exception:  # no inotify (limits reached, exotic filesystem): the poll alone still works
             self._observer = None
 

@@ -97,7 +97,9 @@ class FileFollower:
             return
         identity = None if status is None else (status.st_dev, status.st_ino)
         if identity != self._identity:
-            self._drain(batch)  # what was written to the old file before it went
+            while self._drain(batch):  # all that was written to the old file before it went
+                pass
+            batch.more = False
             self._end_file(batch, keep_partial_line=True)
             if status is None:
                 batch.notices.append(f"{self.path} was deleted; waiting for it to be created again")
@@ -136,24 +138,25 @@ class FileFollower:
         else:
             self._drain(batch)
 
-    def _drain(self, batch: FollowBatch) -> None:
-        """Read from the open handle up to its current end, one chunk per call."""
+    def _drain(self, batch: FollowBatch) -> bool:
+        """Read one chunk from the open handle; True when a full chunk came (more may be waiting)."""
         handle = self._handle
         handle.seek(self._offset)
         data = handle.read(READ_CHUNK_BYTES)
         if not data:
-            return
+            return False
         self._offset += len(data)
         batch.more = len(data) == READ_CHUNK_BYTES
         if len(self._fingerprint) < FINGERPRINT_BYTES:
             self._fingerprint = os.pread(handle.fileno(), FINGERPRINT_BYTES, 0)
         if self.reader is None:
             batch.output_lines.extend(self._output_buffer.feed(data))
-            return
+            return batch.more
         records, lines = self.reader.feed_with_lines(data)
         batch.records.extend(records)
         if self.reader.is_program_output:
             batch.output_lines.extend(lines)
+        return batch.more
 
     def _rewritten_in_place(self, size: int) -> bool:
         """A file truncated and rewritten past our offset between two looks has other first bytes."""
