@@ -15,7 +15,7 @@ class Series:
     arrive, so rules over million-step training curves never walk every point again."""
 
     __slots__ = ("name", "meta", "steps", "epochs", "values", "nan_count", "inf_count", "_bucket_size",
-                 "_coarse_values", "_coarse_steps", "_coarse_epochs", "_open_sum", "_open_count")
+                 "_coarse_values", "_coarse_steps", "_coarse_epochs", "_open_sum", "_open_count", "_best")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -31,6 +31,7 @@ class Series:
         self._coarse_epochs: list[float] = []
         self._open_sum = 0.0
         self._open_count = 0
+        self._best: int | None = None  # kept per append: the live UI asks for it at every redraw
 
     def __len__(self) -> int:
         return len(self.values)
@@ -45,6 +46,9 @@ class Series:
         if math.isinf(value):
             self.inf_count += 1
             return
+        best = self._best
+        if best is None or (value < self.values[best] if self.meta.goal == "min" else value > self.values[best]):
+            self._best = len(self.values) - 1
         self._open_sum += value
         self._open_count += 1
         if self._open_count >= self._bucket_size:
@@ -81,12 +85,6 @@ class Series:
         return self.values[-1] if self.values else None
 
     def best_index(self) -> int | None:
-        """Index of the best finite value by the metric's goal; None without a goal or values."""
-        goal = self.meta.goal
-        best: int | None = None
-        for index, value in enumerate(self.values):
-            if not math.isfinite(value):
-                continue
-            if best is None or (value < self.values[best] if goal == "min" else value > self.values[best]):
-                best = index
-        return best if goal else None
+        """Index of the best finite value by the metric's goal (the first, on ties); None without a
+        goal or values."""
+        return self._best if self.meta.goal else None
