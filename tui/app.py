@@ -57,23 +57,26 @@ class TrainWatch(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "trainwatch"
+    # The footer shows the short description; help shows the tooltip, the whole sentence.
     BINDINGS = [
-        Binding("q", "quit", "quit"),
-        Binding("question_mark,f1", "help", "help", key_display="?"),
-        Binding("x", "control('stop')", "stop"),
-        Binding("l", "control('lr')", "LR"),
-        Binding("r", "control('restart')", "restart"),
-        Binding("p", "control('presets')", "presets"),
-        Binding("k", "control('checkpoint')", "checkpoint"),
-        Binding("s", "cycle_smoothing", "smooth"),
-        Binding("plus,equals_sign", "smoothing(0.05)", "smoothing +", show=False, key_display="+"),
-        Binding("minus", "smoothing(-0.05)", "smoothing -", show=False, key_display="-"),
-        Binding("m", "toggle_panel('metrics')", "metrics", show=False),
-        Binding("c", "toggle_panel('charts')", "charts"),
-        Binding("f", "toggle_panel('findings')", "findings", show=False),
-        Binding("d", "toggle_panel('decodes')", "decodes"),
-        Binding("o", "toggle_panel('output')", "output"),
-        Binding("t", "next_theme", "theme"),
+        Binding("q", "quit", "quit", tooltip="quit trainwatch (the run keeps going)"),
+        Binding("question_mark,f1", "help", "help", key_display="?", tooltip="this help"),
+        Binding("x", "control('stop')", "stop", tooltip="stop the run (graceful first)"),
+        Binding("l", "control('lr')", "LR", tooltip="change the learning rate of the running job"),
+        Binding("r", "control('restart')", "restart", tooltip="restart with a preset"),
+        Binding("p", "control('presets')", "presets", tooltip="pick a preset"),
+        Binding("k", "control('checkpoint')", "checkpoint", tooltip="checkpoint now"),
+        Binding("s", "cycle_smoothing", "smooth", tooltip="cycle chart smoothing 0 / .6 / .8 / .9 / .95 / .99"),
+        Binding("plus,equals_sign", "smoothing(0.05)", "smoothing +", show=False, key_display="+",
+                tooltip="smooth the charts more (+0.05)"),
+        Binding("minus", "smoothing(-0.05)", "smoothing -", show=False, key_display="-",
+                tooltip="smooth the charts less (-0.05)"),
+        Binding("m", "toggle_panel('metrics')", "metrics", show=False, tooltip="show/hide the metrics table"),
+        Binding("c", "toggle_panel('charts')", "charts", tooltip="show/hide the charts"),
+        Binding("f", "toggle_panel('findings')", "findings", show=False, tooltip="show/hide the findings"),
+        Binding("d", "toggle_panel('decodes')", "decodes", tooltip="show/hide the sample decodes"),
+        Binding("o", "toggle_panel('output')", "output", tooltip="show/hide the run's own output"),
+        Binding("t", "next_theme", "theme", tooltip="next trainwatch theme (remembered)"),
     ]
 
     smoothing: reactive[float] = reactive(0.6)
@@ -321,13 +324,9 @@ class TrainWatch(App[None]):
         rows = []
         for binding in self.BINDINGS:
             key = binding.key_display or binding.key.split(",")[0]
-            note = ""
-            if binding.action.startswith("control("):
-                note = "acts on runs launched by trainwatch"
-            elif binding.action == "quit":
-                note = "the run keeps going"
-            rows.append((key, binding.description, note))
-        rows.append(("ctrl+p", "command palette (themes, keys)", ""))
+            note = "launched runs only" if binding.action.startswith("control(") else ""
+            rows.append((key, binding.tooltip or binding.description, note))
+        rows.append(("ctrl+p", "command palette: any theme, every key", ""))
         return rows
 
     def action_control(self, action: str) -> None:
