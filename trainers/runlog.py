@@ -7,8 +7,9 @@ Every line is one JSON object with an ``event`` key and a wall-clock ``time`` (s
 the epoch). The events:
 
 - ``{"event": "run_start", "time": t, "resumed_from": "ckpt.pt" | null, "start_epoch": 0,
-  "start_step": 0, "dataset_sizes": {"train": 4376, "val": 512}, "config": {...}}``
+  "start_step": 0, "dataset_sizes": {"train": 4376, "val": 512}, "config": {...}, "control": true}``
   A new training segment begins (a resume appends a second ``run_start`` to the same log).
+  ``control`` says the trainer reads the control channel (LR change, checkpoint, graceful stop).
 - ``{"event": "metrics", "time": t, "step": 120, "epoch": 3, "metrics": {"loss": 0.41,
   "val_loss": 0.52, "lr": 0.001}}``  Keras-style names: ``val_`` prefix for validation.
 - ``{"event": "decode", "time": t, "step": 120, "epoch": 3, "reference": "the cat",
@@ -16,8 +17,10 @@ the epoch). The events:
 - ``{"event": "status", "time": t, "state": "running" | "finished" | "crashed" | "stopped",
   "exit_code": null, "message": ""}``
 - ``{"event": "ack", "time": t, "command_id": "c3", "action": "set_lr", "applied": true,
-  "detail": {"lr": 0.0002}, "message": "lr 0.001 -> 0.0002"}``  A control command was applied.
-- ``{"event": "checkpoint", "time": t, "step": 120, "epoch": 3, "path": "ckpt/last.pt"}``
+  "detail": {"lr": 0.0002, "previous_lr": 0.001, "step": 120, "epoch": 3},
+  "message": "lr 0.001 -> 0.0002"}``  A control command was applied (or refused: ``applied`` false).
+- ``{"event": "checkpoint", "time": t, "step": 120, "epoch": 3, "path": "ckpt/last.pt", "tag": "last"}``
+  ``tag`` is ``last``, ``best`` or ``manual``: a restart can resume from the last or the best one.
 - ``{"event": "text", "time": t, "stream": "stderr", "text": "RuntimeWarning: ..."}``
 
 NaN and infinities are written as ``NaN``/``Infinity`` (Python's json default), which the
@@ -79,9 +82,10 @@ class RunLog:
             self._file.flush()
 
     def run_start(self, resumed_from: str | None = None, start_epoch: int = 0, start_step: int = 0,
-                  dataset_sizes: dict[str, int] | None = None, config: dict[str, Any] | None = None) -> None:
+                  dataset_sizes: dict[str, int] | None = None, config: dict[str, Any] | None = None,
+                  control: bool = False) -> None:
         self.write("run_start", schema=SCHEMA_VERSION, resumed_from=resumed_from, start_epoch=start_epoch,
-                   start_step=start_step, dataset_sizes=dataset_sizes or {}, config=config or {})
+                   start_step=start_step, dataset_sizes=dataset_sizes or {}, config=config or {}, control=control)
 
     def metrics(self, step: int | None = None, epoch: float | None = None, **values: Any) -> None:
         """Log metric values, e.g. ``log.metrics(step=10, epoch=1, loss=0.4, val_loss=0.5)``."""
@@ -107,8 +111,8 @@ class RunLog:
         self.write("ack", command_id=command_id, action=action, applied=applied, detail=detail or {},
                    message=message)
 
-    def checkpoint(self, path: str, step: int | None = None, epoch: float | None = None) -> None:
-        self.write("checkpoint", path=path, step=step, epoch=epoch)
+    def checkpoint(self, path: str, step: int | None = None, epoch: float | None = None, tag: str = "last") -> None:
+        self.write("checkpoint", path=path, step=step, epoch=epoch, tag=tag)
 
     def text(self, text: str, stream: str = "stdout") -> None:
         self.write("text", stream=stream, text=text)

@@ -21,6 +21,30 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("target", help="a log file or a run directory")
     check.add_argument("--json", action="store_true", help="print the JSON document instead of a table")
     check.add_argument("--config", help="YAML file with diagnosis thresholds (default ~/.config/trainwatch/config.yaml)")
+    run = commands.add_parser("run", help="launch a command as a training run (detached) and open the UI on it",
+                              usage="trainwatch run [--name N] [--preset P] [--detach] -- CMD ARGS...")
+    run.add_argument("--name", help="run name (default: the script's name); the directory is runs/NAME-N")
+    run.add_argument("--preset", help="apply a preset to the command before launching it")
+    run.add_argument("--detach", action="store_true", help="launch and print the run directory; no UI")
+    run.add_argument("--runs-root", default="runs", help=argparse.SUPPRESS)
+    run.add_argument("argv", nargs=argparse.REMAINDER, help="the training command, after --")
+    demo = commands.add_parser("demo", help="start the built-in PyTorch CTC trainer in the UI")
+    demo.add_argument("--detach", action="store_true", help="launch the demo run without opening the UI")
+    commands.add_parser("presets", help="list presets and what they change")
+    commands.add_parser("ls", help="list runs under ./runs with status, best metric and open findings")
+    for name, text in (("stop", "stop a launched run (graceful, then by signal)"),
+                       ("checkpoint", "ask a launched run to checkpoint now")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("run_dir", help="the run directory (runs/NAME-N)")
+    lr = commands.add_parser("lr", help="change the learning rate of a launched run")
+    lr.add_argument("run_dir", help="the run directory (runs/NAME-N)")
+    lr.add_argument("value", help="an LR (1e-4) or a factor (x0.5, /2)")
+    restart = commands.add_parser("restart", help="restart a run with a preset (stops it first)")
+    restart.add_argument("run_dir", help="the run directory (runs/NAME-N)")
+    restart.add_argument("--preset", required=True, help="the preset to apply (see `trainwatch presets`)")
+    restart.add_argument("--resume", choices=("none", "last", "best"), help="checkpoint to resume from "
+                         "(default: the preset's)")
+    restart.add_argument("--yes", action="store_true", help="do not ask before stopping the run")
     return parser
 
 
@@ -44,6 +68,10 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         print_table(model, findings, document)
     return 1 if any(f.severity in ("warning", "critical") for f in findings) else 0
+
+
+# Commands that launch or act on runs; their code lives in tui/run_commands.py.
+RUN_COMMANDS = ("run", "demo", "presets", "ls", "stop", "checkpoint", "lr", "restart")
 
 
 def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
@@ -77,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check":
             return run_check(args)
+        if args.command in RUN_COMMANDS:
+            from tui.run_commands import run_command
+
+            return run_command(args)
         if args.command == "tail":
             return run_ui(args.target, args.tail_theme or args.theme, args.config)
         if args.command is None:

@@ -37,6 +37,7 @@ class RunStartRecord:
     start_step: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
     wall_time: float | None = None
+    controllable: bool = False  # the trainer reads trainwatch's control channel
 
 
 @dataclass(slots=True)
@@ -80,6 +81,7 @@ class CheckpointRecord:
     path: str
     step: int | None = None
     epoch: float | None = None
+    tag: str = "last"  # last, best or manual
 
 
 @dataclass(slots=True)

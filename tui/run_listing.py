@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 
 from tui.follow.target_follower import OUTPUT_FILE_NAMES
+from tui.launch.process_state import pid_alive
+from tui.launch.run_record import NotOurRun, RunRecord, is_run_dir, load_run_record
 from tui.readers.log_reader import UnreadableLog, resolve_target
 from tui.run_overview import LIVE_WITHIN_SECONDS
 
@@ -18,6 +20,7 @@ class RunEntry:
     name: str
     modified_at: float  # the newest write to any of its files
     live: bool
+    record: RunRecord | None = None  # launched by `trainwatch run`: its pid and exit code are known
 
 
 def _newest_write(run_dir: str, log_paths: list[str]) -> float:
@@ -36,11 +39,21 @@ def list_runs(root: str = RUNS_DIR, now: float | None = None) -> list[RunEntry]:
         path = os.path.join(root, name)
         if name.startswith(".") or not os.path.isdir(path):
             continue
+        record = None
+        if is_run_dir(path):
+            try:
+                record = load_run_record(path)
+            except NotOurRun:
+                pass
         try:
             log_paths = resolve_target(path)
         except UnreadableLog:
-            continue
+            if record is None:
+                continue
+            log_paths = []  # launched, but nothing logged yet
         modified = _newest_write(path, log_paths)
-        entries.append(RunEntry(path, name, modified, now - modified <= LIVE_WITHIN_SECONDS))
+        # A launched run is live while its process is; anything else while it is being written.
+        live = pid_alive(record.pid, record.pid_start_ticks) if record else now - modified <= LIVE_WITHIN_SECONDS
+        entries.append(RunEntry(path, name, modified, live, record))
     entries.sort(key=lambda entry: -entry.modified_at)
     return entries

@@ -65,6 +65,7 @@ class RunModel:
         self.status: StatusRecord | None = None
         self.acks: list[AckRecord] = []
         self.checkpoints: list[CheckpointRecord] = []
+        self.controllable = False  # a run_start said the trainer reads the control channel
         self.record_count = 0
         self.revision = 0
 
@@ -104,6 +105,7 @@ class RunModel:
         elif isinstance(record, RunStartRecord):
             segment = self._new_segment(resumed=record.resumed)
             segment.resumed_from = record.resumed_from
+            self.controllable = record.controllable
         elif isinstance(record, DatasetSizeRecord):
             self.dataset_sizes[record.split] = record.size
         elif isinstance(record, TextRecord):

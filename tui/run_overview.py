@@ -152,3 +152,20 @@ def seconds_until_change(live: LiveRun, now: float) -> float:
         age = max(now - live.modified_at, 0)
         waits.append(10 - age % 10 if age <= LIVE_WITHIN_SECONDS else _until_next_tick(age))
     return max(min(waits), 0.2)
+
+
+def run_state_text(entry, model) -> str:
+    """`trainwatch ls`'s state column: a launched run by its process and exit code, any other by its
+    log (``entry`` is a run_listing.RunEntry, ``model`` its RunModel or None)."""
+    record = entry.record
+    status = model.status if model is not None else None
+    if record is not None and entry.live:
+        return "running"
+    if status is not None and status.state != "running":
+        code = status.exit_code if status.exit_code is not None else (record.exit_code if record else None)
+        return f"{status.state} ({code})" if status.state == "crashed" and code is not None else status.state
+    if record is not None:
+        if record.exit_code is None:
+            return "gone (no exit code)"
+        return "finished" if record.exit_code == 0 else f"crashed ({record.exit_code})"
+    return "live" if entry.live else "idle"

@@ -15,7 +15,7 @@ from tui.user_config import user_config_path
 #     plateau: {patience_fraction: 0.3}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "common": {"min_evals": 5, "smoothing_short": 0.3, "smoothing_long": 0.6, "long_series": 30},
-    "overfitting": {"min_evals_after_best": 3, "min_rise": 0.05, "noise_multiple": 2.0,
+    "overfitting": {"min_evals_after_best": 3, "decoupled_min_gain": 0.03, "min_rise": 0.05, "noise_multiple": 2.0,
                     "min_train_gain": 0.05, "gap_growth": 1.25, "gap_patience_fraction": 0.25},
     "plateau": {"min_evals": 8, "patience_fraction": 0.1, "min_patience": 5, "max_patience": 20, "noise_multiple": 2.0,
                 "min_relative_delta": 0.001, "train_window_change": 0.02, "train_min_points": 8,

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 from tui.follow.change_signal import SAFETY_POLL_SECONDS, ChangeSignal
 from tui.follow.file_follower import FileFollower, FollowBatch
+from tui.launch.run_record import NotOurRun, RunRecord, is_run_dir, load_run_record
 from tui.readers.log_reader import UnreadableLog, resolve_target
 from tui.records import MetricRecord
 
@@ -14,10 +16,14 @@ from trainers.runlog import EVENT_LOG_NAME
 
 # A run directory's captured output, shown on the output key; read as text, never parsed for metrics.
 OUTPUT_FILE_NAMES = ("stdout.log", "stderr.log")
+# A launched command that has written no event log by then is read from what it prints instead.
+PRINTED_METRICS_AFTER_SECONDS = 20.0
 
 
 def log_paths_of(target: str) -> list[str]:
     """The files to follow for a target. A run directory with no log yet waits for its event log."""
+    if is_run_dir(target):
+        return [os.path.join(target, EVENT_LOG_NAME)]  # never its stdout.log or control file
     if os.path.isdir(target):
         try:
             return resolve_target(target)
@@ -43,6 +49,13 @@ class TargetFollower:
                     self.followers.append(FileFollower(path, parse=False))
         self._stopped = threading.Event()
         self._signal: ChangeSignal | None = None
+        self.record: RunRecord | None = None
+        if is_run_dir(target):
+            try:
+                self.record = load_run_record(target)
+            except NotOurRun:
+                pass
+        self._printed_metrics: FileFollower | None = None
 
     @property
     def source(self) -> str:
@@ -52,6 +65,8 @@ class TargetFollower:
     def format_name(self) -> str:
         if len(self.log_paths) > 1:
             return "mlflow_run"
+        if self._printed_metrics is not None:
+            return self._printed_metrics.format_name
         return self.followers[0].format_name
 
     def batches(self) -> Iterator[FollowBatch]:
@@ -71,16 +86,36 @@ class TargetFollower:
     def read_once(self) -> FollowBatch:
         """One look at every followed file."""
         batch = FollowBatch()
+        self._maybe_read_printed_metrics(batch)
         for follower in self.followers:
             found = follower.read_new()
             if not follower.parse and found.notices:
                 found.notices = []  # a run without captured output is normal, not news
+            if follower is self._printed_metrics:
+                found.output_lines = []  # the output follower already shows these lines
             batch.extend(found)
         if len(self.log_paths) > 1:
             # MLflow keeps one file per metric: order the points by step so they read as one run.
             batch.records.sort(key=lambda record: record.step if isinstance(record, MetricRecord)
                                and record.step is not None else 0)
         return batch
+
+    def _maybe_read_printed_metrics(self, batch: FollowBatch) -> None:
+        """A launched command without a trainwatch integration never writes an event log: once it
+        has run a while (or ended) without one, parse its stdout as a text log."""
+        record = self.record
+        if record is None or self._printed_metrics is not None or os.path.exists(self.log_paths[0]):
+            return
+        if record.ended is None and time.time() - (record.started or 0) < PRINTED_METRICS_AFTER_SECONDS:
+            try:
+                self.record = record = load_run_record(self.target)  # has it ended meanwhile? (a small read)
+            except NotOurRun:
+                return
+            if record.ended is None:
+                return
+        self._printed_metrics = FileFollower(os.path.join(self.target, OUTPUT_FILE_NAMES[0]))
+        self.followers.append(self._printed_metrics)
+        batch.notices.append("no trainwatch event log from this run: reading metrics from its printed output")
 
     def stop(self) -> None:
         self._stopped.set()

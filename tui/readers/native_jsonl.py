@@ -63,7 +63,8 @@ class NativeJsonlParser(LineParser):
             records: list[Record] = [RunStartRecord(
                 resumed=bool(event.get("resumed_from")), resumed_from=_str_or_none(event.get("resumed_from")),
                 start_epoch=_float_or_none(event.get("start_epoch")), start_step=_int_or_none(event.get("start_step")),
-                config=event.get("config") if isinstance(event.get("config"), dict) else {}, wall_time=wall_time)]
+                config=event.get("config") if isinstance(event.get("config"), dict) else {}, wall_time=wall_time,
+                controllable=event.get("control") is True)]
             sizes = event.get("dataset_sizes")
             if isinstance(sizes, dict):
                 records += [DatasetSizeRecord(str(split), int(size)) for split, size in sizes.items()
@@ -78,7 +79,7 @@ class NativeJsonlParser(LineParser):
                               bool(event.get("applied")), detail if isinstance(detail, dict) else {},
                               str(event.get("message") or ""), wall_time)]
         if kind == "checkpoint":
-            return [CheckpointRecord(str(event.get("path") or ""), step, epoch)]
+            return [CheckpointRecord(str(event.get("path") or ""), step, epoch, str(event.get("tag") or "last"))]
         if kind == "text":
             return [TextRecord(str(event.get("text") or ""), str(event.get("stream") or "stdout"))]
         return None

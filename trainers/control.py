@@ -1,0 +1,143 @@
+"""The control channel, trainer side: commands trainwatch appends to a file in the run directory.
+
+trainwatch writes one JSON object per line to ``<run dir>/control.jsonl`` (created owner-only,
+mode 0600, append-only). A trainer polls it at safe points (between batches), applies each command
+once and acknowledges it in the event log with what it actually did. Nothing listens on a port.
+
+A command line: ``{"id": "c-18c2f0a1-1", "action": "set_lr", "lr": 0.0002}``; ``set_lr`` takes
+``lr`` (absolute) or ``factor`` (multiply the current LR); ``checkpoint`` and ``stop`` (checkpoint,
+then exit) take nothing. Stdlib only: importing this costs a training script nothing.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainers.runlog import EVENT_LOG_NAME, RunLog
+
+CONTROL_FILE_NAME = "control.jsonl"
+# trainwatch hands the run directory to the training process in this variable.
+RUN_DIR_ENV = "TRAINWATCH_RUN_DIR"
+# ... and, on a restart, the checkpoint to resume from (trainers may also take a --resume flag).
+RESUME_ENV = "TRAINWATCH_RESUME"
+ACTIONS = ("set_lr", "checkpoint", "stop")
+
+
+@dataclass(slots=True)
+class ControlCommand:
+    id: str
+    action: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def new_lr(self, current: float) -> float:
+        """The LR this command asks for, given the current one."""
+        if "lr" in self.args:
+            return float(self.args["lr"])
+        return current * float(self.args["factor"])
+
+
+def command_problem(command: dict[str, Any]) -> str | None:
+    """Why a command line cannot be applied, or None when it is well formed."""
+    if not isinstance(command.get("id"), str) or not command["id"]:
+        return "a command needs a string id"
+    action = command.get("action")
+    if action not in ACTIONS:
+        return f"unknown action {action!r}"
+    if action == "set_lr":
+        value = command.get("lr", command.get("factor"))
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "set_lr needs a numeric lr or factor"
+        if not math.isfinite(value) or value <= 0:
+            return f"set_lr needs a positive finite value, got {value}"
+    return None
+
+
+def writable_by_others(path: str) -> str | None:
+    """Why a control file must not be obeyed (someone else could write it), or None when it is safe."""
+    info = os.stat(path)
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return f"{path} belongs to another user"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{path} is writable by group or others"
+    return None
+
+
+def _acknowledged_ids(event_log: str) -> set[str]:
+    """Commands already acknowledged in this run's event log (a trainer restarted in place)."""
+    done: set[str] = set()
+    try:
+        with open(event_log, encoding="utf-8", errors="replace") as file:
+            for line in file:
+                if '"ack"' not in line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and event.get("event") == "ack" and isinstance(event.get("command_id"), str):
+                    done.add(event["command_id"])
+    except OSError:
+        pass
+    return done
+
+
+class ControlChannel:
+    """Reads new commands from the control file; each is returned by ``poll`` once, ever.
+
+    ``poll`` costs one ``os.stat`` when nothing was written, so it can run every batch.
+    """
+
+    def __init__(self, run_dir: str, log: RunLog) -> None:
+        self.path = os.path.join(run_dir, CONTROL_FILE_NAME)
+        self.log = log
+        self._offset = 0
+        self._partial = b""
+        self._seen = _acknowledged_ids(os.path.join(run_dir, EVENT_LOG_NAME))
+        self._refused_reason: str | None = None
+
+    def poll(self) -> list[ControlCommand]:
+        try:
+            size = os.stat(self.path).st_size
+        except OSError:
+            return []
+        if size <= self._offset:
+            return []
+        unsafe = writable_by_others(self.path)
+        if unsafe:
+            if unsafe != self._refused_reason:  # say it once, not every batch
+                self._refused_reason = unsafe
+                self.log.text(f"trainwatch control ignored: {unsafe}", stream="stderr")
+            return []
+        with open(self.path, "rb") as file:
+            file.seek(self._offset)
+            data = self._partial + file.read(size - self._offset)
+        self._offset = size
+        *lines, self._partial = data.split(b"\n")  # a half-written last line waits for its end
+        return [command for line in lines if (command := self._parse(line)) is not None]
+
+    def _parse(self, line: bytes) -> ControlCommand | None:
+        if not line.strip():
+            return None
+        try:
+            raw = json.loads(line)
+        except ValueError:
+            self.log.text(f"trainwatch control: unreadable command {line[:80]!r}", stream="stderr")
+            return None
+        if not isinstance(raw, dict):
+            return None
+        problem = command_problem(raw)
+        if problem:
+            command_id = raw.get("id") if isinstance(raw.get("id"), str) else "?"
+            if command_id not in self._seen:
+                self._seen.add(command_id)
+                self.log.ack(command_id, str(raw.get("action")), False, message=f"refused: {problem}")
+            return None
+        if raw["id"] in self._seen:
+            return None
+        self._seen.add(raw["id"])
+        args = {key: value for key, value in raw.items() if key not in ("id", "action", "time")}
+        return ControlCommand(raw["id"], raw["action"], args)

@@ -1,0 +1,63 @@
+"""The control channel, trainwatch side: append a command for the trainer, read its acknowledgement.
+
+The file is created owner-only (0600) and only appended to; the trainer refuses to obey a control
+file that anyone else could write. Commands carry ids so each is applied at most once.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import re
+import time
+
+from trainers.control import CONTROL_FILE_NAME, command_problem, writable_by_others
+
+_counter = itertools.count(1)
+_FACTOR_RE = re.compile(r"^\s*(?:[x*×]\s*(?P<pre>[^\s]+)|(?P<post>[^\s]+?)\s*[x×]|/\s*(?P<div>[^\s]+))\s*$")
+
+
+class ControlError(Exception):
+    """A command that cannot be sent (bad value, not our file)."""
+
+
+def parse_lr_request(text: str) -> dict[str, float]:
+    """``1e-4`` -> an absolute LR; ``x0.5``, ``*0.5``, ``0.5x`` -> a factor; ``/2`` -> factor 0.5."""
+    text = text.strip()
+    if not text:
+        raise ControlError("type an LR (1e-4) or a factor (x0.5, /2)")
+    match = _FACTOR_RE.match(text)
+    raw = (match.group("pre") or match.group("post") or match.group("div")) if match else text
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ControlError(f"{text!r} is not a number: type an LR (1e-4) or a factor (x0.5, /2)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ControlError(f"the LR must be a positive number, got {text!r}")
+    if match and match.group("div"):
+        return {"factor": 1.0 / value}
+    return {"factor": value} if match else {"lr": value}
+
+
+def describe_lr_request(request: dict[str, float]) -> str:
+    return f"LR x{request['factor']:.4g}" if "factor" in request else f"LR {request['lr']:.4g}"
+
+
+def send_command(run_dir: str, action: str, **args: float) -> str:
+    """Append one command; returns its id. The trainer applies it at its next safe point."""
+    command = {"id": f"c-{int(time.time() * 1000):x}-{os.getpid()}-{next(_counter)}", "action": action,
+               "time": round(time.time(), 3), **args}
+    problem = command_problem(command)
+    if problem:
+        raise ControlError(problem)
+    path = os.path.join(run_dir, CONTROL_FILE_NAME)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        unsafe = writable_by_others(path)
+        if unsafe:
+            raise ControlError(f"refusing to use {unsafe}")
+        os.write(descriptor, (json.dumps(command) + "\n").encode())
+    finally:
+        os.close(descriptor)
+    return command["id"]

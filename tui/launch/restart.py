@@ -1,0 +1,92 @@
+"""Restart a run with a preset: plan (and show) the changes, stop the parent, launch the child.
+
+Nothing of the parent is touched but its process: the child gets its own run directory, linked to
+the parent by its record, and resumes from the parent's checkpoint the user chose.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tui.launch.launcher import launch_run
+from tui.launch.presets import RESUME_CHOICES, Preset, PresetError, RestartPlan, get_preset, plan_restart
+from tui.launch.run_control import RunHandle, StopTimeouts
+from tui.launch.run_record import RunRecord
+
+from trainers.runlog import EVENT_LOG_NAME
+
+
+def recorded_checkpoint(run_dir: str, which: str) -> str | None:
+    """The newest checkpoint of that tag (last or best) the run logged and that still exists.
+
+    A ``last`` request also accepts a manual or best one when that is newer: the latest state wins.
+    """
+    accepted = {"last": ("last", "manual", "best"), "best": ("best",)}[which]
+    found = None
+    try:
+        with open(os.path.join(run_dir, EVENT_LOG_NAME), encoding="utf-8", errors="replace") as file:
+            for line in file:
+                if '"checkpoint"' not in line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and event.get("event") == "checkpoint" and event.get("tag", "last") in accepted:
+                    path = str(event.get("path") or "")
+                    found = path if os.path.isabs(path) else os.path.join(run_dir, path)
+    except OSError:
+        pass
+    if found and os.path.exists(found):
+        return found
+    fallback = os.path.join(run_dir, "checkpoints", f"{which}.pt")
+    return fallback if os.path.exists(fallback) else None
+
+
+def base_name(run_name: str) -> str:
+    """``ctc_reference-3`` -> ``ctc_reference``: the child is numbered in the same series."""
+    return re.sub(r"-\d+$", "", run_name) or run_name
+
+
+@dataclass
+class RestartProposal:
+    """What a restart will do, computed before anything is stopped: shown to the user to confirm."""
+
+    parent: RunRecord
+    preset: Preset
+    resume: str
+    resume_path: str | None
+    plan: RestartPlan
+
+
+def propose_restart(run_dir: str, preset_name: str, resume: str | None = None) -> RestartProposal:
+    handle = RunHandle(run_dir)
+    preset = get_preset(preset_name)
+    resume = resume or preset.resume
+    if resume not in RESUME_CHOICES:
+        raise PresetError(f"resume must be one of {', '.join(RESUME_CHOICES)}, got {resume!r}")
+    resume_path = None if resume == "none" else recorded_checkpoint(run_dir, resume)
+    if resume != "none" and resume_path is None and not handle.alive:
+        raise PresetError(f"run {handle.record.name} has no {resume} checkpoint to resume from; choose none")
+    # While the parent runs, its final checkpoint does not exist yet; the stop writes it.
+    plan = plan_restart(handle.record.command, handle.record.cwd, preset, resume_path)
+    return RestartProposal(handle.record, preset, resume, resume_path, plan)
+
+
+def restart_run(proposal: RestartProposal, timeouts: StopTimeouts | None = None,
+                progress: Callable[[str], None] = lambda text: None) -> RunRecord:
+    parent = RunHandle(proposal.parent.run_dir)
+    if parent.alive:
+        progress(f"stopping {parent.record.name}")
+        progress(parent.stop(timeouts, progress))
+    resume_path = None if proposal.resume == "none" else recorded_checkpoint(parent.run_dir, proposal.resume)
+    if proposal.resume != "none" and resume_path is None:
+        raise PresetError(f"run {parent.record.name} left no {proposal.resume} checkpoint to resume from")
+    # Planned again: the stop may have written a newer checkpoint than the one shown.
+    plan = plan_restart(parent.record.command, parent.record.cwd, proposal.preset, resume_path)
+    return launch_run(plan.command, name=base_name(parent.record.name), root=os.path.dirname(parent.run_dir),
+                      cwd=parent.record.cwd, env=parent.record.env, preset=proposal.preset.name,
+                      parent=parent.run_dir, resume_from=resume_path, changes=plan.changes, files=plan.files)

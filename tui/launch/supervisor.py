@@ -1,0 +1,98 @@
+"""The detached supervisor of one launched run: ``python -m tui.launch.supervisor RUN_DIR``.
+
+`trainwatch run` starts this in a new session (no controlling terminal), so closing the SSH
+session or quitting trainwatch leaves it and its trainer running. It starts the command without a
+shell, its output going to ``stdout.log``/``stderr.log``, records the pid, waits, and records the
+exit code. When the trainer ended without saying so in its event log (it crashed, was killed, or
+has no trainwatch integration), the supervisor writes the final status event for it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tui.launch.process_state import process_start_ticks
+from tui.launch.run_record import load_run_record
+
+from trainers.control import RUN_DIR_ENV, RESUME_ENV
+from trainers.runlog import EVENT_LOG_NAME, RunLog
+
+
+def last_status(event_log: str) -> str | None:
+    """The state of the last status event in the log, reading only its tail."""
+    try:
+        with open(event_log, "rb") as file:
+            file.seek(0, os.SEEK_END)
+            file.seek(max(0, file.tell() - 65536))
+            tail = file.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(tail):
+        if '"status"' in line:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("event") == "status":
+                return str(event.get("state"))
+    return None
+
+
+def supervise(run_dir: str) -> int:
+    record = load_run_record(run_dir)
+    environment = dict(os.environ)
+    environment.update(record.env)
+    environment[RUN_DIR_ENV] = os.path.abspath(run_dir)
+    environment["PYTHONUNBUFFERED"] = "1"  # output reaches stdout.log as it is printed
+    if record.resume_from:
+        environment[RESUME_ENV] = record.resume_from
+    with open(os.path.join(run_dir, "stdout.log"), "ab") as out, open(os.path.join(run_dir, "stderr.log"), "ab") as err:
+        try:
+            # Its own process group: a stop by signal reaches the trainer and its data-loader
+            # workers, never this supervisor, which must live to record the exit code.
+            process = subprocess.Popen(record.command, cwd=record.cwd, env=environment, stdin=subprocess.DEVNULL,
+                                       stdout=out, stderr=err, process_group=0)
+        except OSError as error:
+            record.error = f"cannot start {record.command[0]!r}: {error.strerror or error}"
+            record.exit_code, record.ended = 127, time.time()
+            record.save()
+            _close_log(run_dir, "crashed", 127, record.error)
+            return 127
+        record.pid, record.pid_start_ticks, record.supervisor_pid = process.pid, process_start_ticks(process.pid), os.getpid()
+        record.started = record.started or time.time()
+        record.save()
+        code = process.wait()
+    record = load_run_record(run_dir)  # a stop may have noted its signal meanwhile
+    record.ended = time.time()
+    if code < 0:
+        record.stop_signal = record.stop_signal or signal.Signals(-code).name
+        code = 128 - code
+    record.exit_code = code
+    record.save()
+    state = last_status(os.path.join(run_dir, EVENT_LOG_NAME))
+    if state in (None, "running"):
+        stopped = record.stop_signal is not None
+        _close_log(run_dir, "stopped" if stopped else ("finished" if code == 0 else "crashed"), code,
+                   f"ended by {record.stop_signal}" if stopped else f"exit code {code}")
+    return 0
+
+
+def _close_log(run_dir: str, state: str, code: int, message: str) -> None:
+    with RunLog(os.path.join(run_dir, EVENT_LOG_NAME)) as log:
+        log.status(state, exit_code=code, message=message)
+
+
+def main() -> int:
+    # The terminal going away must not end the run. A no-op handler rather than SIG_IGN: an
+    # ignored signal would stay ignored in the trainer too, and a stop sends it SIGINT.
+    for name in ("SIGHUP", "SIGINT"):
+        signal.signal(getattr(signal, name), lambda signum, frame: None)
+    return supervise(sys.argv[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
