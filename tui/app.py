@@ -1,9 +1,11 @@
 """The trainwatch application: follows a run and shows metrics, charts, findings, decodes and output."""
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from textual import events, work
 from textual.app import App, ComposeResult
@@ -18,10 +20,16 @@ from textual.widgets import Footer, Log
 from tui.chart_data import key_charts
 from tui.follow.file_follower import FollowBatch
 from tui.follow.target_follower import TargetFollower
+from tui.launch.control_client import ControlError, describe_lr_request
+from tui.launch.presets import PresetError, load_presets
+from tui.launch.restart import RestartProposal, propose_restart, restart_run
+from tui.launch.run_control import RunHandle, StopTimeouts
+from tui.launch.run_record import NotOurRun, is_run_dir
 from tui.live_run import LiveRun
 from tui.metric_rows import metric_rows
 from tui.run_listing import list_runs
 from tui.run_overview import describe_run, seconds_until_change
+from tui.screens.action_screens import ConfirmScreen, LrScreen, PresetScreen
 from tui.screens.help_screen import HelpScreen
 from tui.screens.run_picker_screen import RunPickerScreen
 from tui.theme_files import DEFAULT_THEME, ThemeSpec, load_theme_specs
@@ -42,6 +50,8 @@ PANELS = {"metrics": "#metrics-box", "charts": "#charts", "findings": "#findings
           "output": "#output-box"}
 CONTROL_ACTIONS = {"stop": "stop the run", "lr": "change the learning rate", "restart": "restart with a preset",
                    "presets": "pick a preset", "checkpoint": "checkpoint now"}
+# A finding's action names the preset that fixes it ("restart with preset 'regularize' ...").
+_SUGGESTED_PRESET_RE = re.compile(r"preset '([\w-]+)'")
 
 
 class RecordsRead(Message):
@@ -83,7 +93,7 @@ class TrainWatch(App[None]):
 
     def __init__(self, target: str | None = None, *, theme: str | None = None, clock: Callable[[], float] = time.time,
                  host: str | None = None, thresholds: dict | None = None, runs_root: str = "runs",
-                 poll_seconds: float = 1.0, remember: bool = True) -> None:
+                 poll_seconds: float = 1.0, remember: bool = True, stop_timeouts: StopTimeouts | None = None) -> None:
         # Read before App.__init__, which already asks for the theme variable defaults.
         self._theme_specs, self.theme_errors = load_theme_specs()
         self._dark_defaults = next((dict(spec.variables) for spec in self._theme_specs
@@ -108,6 +118,11 @@ class TrainWatch(App[None]):
         self._redraw_pending = False
         self._diagnosis_pending = False
         self._header_timer: Timer | None = None
+        self.stop_timeouts = stop_timeouts or StopTimeouts()
+        self.run_handle: RunHandle | None = None  # set when the followed target is a launched run
+        self.pending: dict[str, str] = {}  # command id -> what was asked, until the trainer acknowledges
+        self.parent_live: LiveRun | None = None  # after a restart: the run it came from, for comparison
+        self.chosen_preset: str | None = None
 
     # Themes ------------------------------------------------------------------------------------
 
@@ -199,7 +214,16 @@ class TrainWatch(App[None]):
     # Following ---------------------------------------------------------------------------------
 
     def start_following(self, target: str) -> None:
+        if self.follower is not None:
+            self.follower.stop()
         self.target = target
+        self.pending = {}
+        self.run_handle = None
+        if is_run_dir(target):
+            try:
+                self.run_handle = RunHandle(target)
+            except NotOurRun as error:
+                self.notify(str(error), severity="warning")
         self.follower = TargetFollower(target, self.poll_seconds)
         self.live = LiveRun(self.follower.source, "", self.thresholds)
         self.tail_run(self.follower)
@@ -215,6 +239,8 @@ class TrainWatch(App[None]):
             return
         batch = message.batch
         live.apply(batch, self.clock())
+        if self.pending:
+            self._settle_pending(live)
         if not live.model.format_name and self.follower is not None:
             live.model.format_name = self.follower.format_name
         if batch.output_lines:
@@ -283,8 +309,10 @@ class TrainWatch(App[None]):
     def _draw_charts(self) -> None:
         if self.live is None or not self.query_one("#charts").display:
             return
-        for chart_id, chart in zip(("chart-loss", "chart-metric", "chart-lr"),
-                                   key_charts(self.live.model, self.smoothing)):
+        charts = key_charts(self.live.model, self.smoothing)
+        if self.parent_live is not None:
+            _add_parent_lines(charts, key_charts(self.parent_live.model, self.smoothing))
+        for chart_id, chart in zip(("chart-loss", "chart-metric", "chart-lr"), charts):
             widget = self.query_one(f"#{chart_id}", MetricChart)
             if chart_id == "chart-metric" and not chart.empty:
                 widget.border_title = chart.title
@@ -293,6 +321,7 @@ class TrainWatch(App[None]):
     def _refresh_header(self) -> None:
         header = self.query_one(RunHeader)
         header.smoothing = self.smoothing
+        header.pending = ", ".join(self.pending.values())
         if self.live is not None:
             overview = describe_run(self.live, self.clock(), self.host)
             if overview != header.overview:  # the clock ticks every second; repaint only on change
@@ -330,9 +359,143 @@ class TrainWatch(App[None]):
         return rows
 
     def action_control(self, action: str) -> None:
-        # A tailed log has no process or control channel behind it; say so rather than do nothing.
-        self.notify(f"Can't {CONTROL_ACTIONS[action]}: this log is only being read. Stop, LR, checkpoint and "
-                    "restart act on runs launched with `trainwatch run`.", severity="warning", timeout=6)
+        handle = self.run_handle
+        if handle is None:
+            # A tailed log has no process or control channel behind it; say so rather than do nothing.
+            self.notify(f"Can't {CONTROL_ACTIONS[action]}: this log is only being read. Stop, LR, checkpoint and "
+                        "restart act on runs launched with `trainwatch run`.", severity="warning", timeout=6)
+            return
+        if action == "presets":
+            presets, problems = load_presets()
+            for problem in problems:
+                self.notify(problem, severity="warning")
+            self.push_screen(PresetScreen(presets, self.chosen_preset or self.suggested_preset(),
+                                          "Presets: what each would change in this run's command"),
+                             self._preset_chosen)
+            return
+        if action == "restart":
+            presets, _ = load_presets()
+            self.push_screen(PresetScreen(presets, self.chosen_preset or self.suggested_preset(),
+                                          f"Restart {handle.record.name} with a preset (stops it first)",
+                                          propose=lambda name, resume: propose_restart(handle.run_dir, name, resume)),
+                             self._restart_chosen)
+            return
+        handle.refresh()
+        if not handle.alive:
+            code = handle.record.exit_code
+            self.notify(f"Can't {CONTROL_ACTIONS[action]}: {handle.record.name} is not running"
+                        + (f" (exit code {code})" if code is not None else "") + "; r restarts it", severity="warning")
+            return
+        if action == "stop":
+            how = ("graceful: checkpoint, then exit" if self._controllable
+                   else "no trainwatch callback: SIGINT, then SIGTERM, SIGKILL")
+            self.push_screen(ConfirmScreen(f"Stop {handle.record.name}? ({how})"), self._stop_confirmed)
+        elif not self._controllable:
+            self.notify(f"Can't {CONTROL_ACTIONS[action]}: this trainer has no trainwatch callback (LR change and "
+                        "checkpoint need it; x stops it by signal). See trainers/ in the README.", severity="warning",
+                        timeout=8)
+        elif action == "lr":
+            self.push_screen(LrScreen(self._current_lr(), handle.record.name), self._lr_entered)
+        elif action == "checkpoint":
+            self._send(lambda: handle.checkpoint(), "checkpoint")
+
+    @property
+    def _controllable(self) -> bool:
+        return (self.live is not None and self.live.model.controllable) or (
+            self.run_handle is not None and self.run_handle.controllable)
+
+    def _current_lr(self) -> float | None:
+        if self.live is None:
+            return None
+        series = self.live.model.current.series.get("lr") or self.live.model.current.series.get("learning_rate")
+        return series.last if series is not None else None
+
+    def suggested_preset(self) -> str | None:
+        for finding in (self.live.findings if self.live else []):
+            match = _SUGGESTED_PRESET_RE.search(finding.action or "")
+            if match:
+                return match.group(1)
+        return None
+
+    def _send(self, send: Callable[[], str], what: str) -> None:
+        try:
+            command_id = send()
+        except ControlError as error:
+            self.notify(str(error), severity="error")
+            return
+        self._mark_pending(command_id, what)
+
+    def _mark_pending(self, command_id: str, what: str) -> None:
+        self.pending[command_id] = what
+        self.notify(f"{what}: sent; pending until the trainer acknowledges", timeout=4)
+        self._refresh_header()
+
+    def _settle_pending(self, live: LiveRun) -> None:
+        for ack in live.model.acks:
+            what = self.pending.pop(ack.command_id, None)
+            if what is not None:
+                self.notify(f"{what}: {'applied' if ack.applied else 'NOT applied'} — {ack.message}",
+                            severity="information" if ack.applied else "warning", timeout=8)
+        self._refresh_header()
+
+    def _lr_entered(self, text: str | None) -> None:
+        if not text or self.run_handle is None:
+            return
+        try:
+            command_id, request = self.run_handle.set_lr(text)
+        except ControlError as error:
+            self.notify(str(error), severity="error")
+            return
+        self._mark_pending(command_id, describe_lr_request(request))
+
+    def _stop_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed and self.run_handle is not None:
+            self.notify(f"stopping {self.run_handle.record.name}…", timeout=4)
+            self._stop_run(self.run_handle)
+
+    @work(thread=True, group="control")
+    def _stop_run(self, handle: RunHandle) -> None:
+        def progress(text: str) -> None:
+            self.call_from_thread(self.notify, text, timeout=4)
+        try:
+            progress(handle.stop(self.stop_timeouts, progress))
+        except ControlError as error:
+            self.call_from_thread(self.notify, str(error), severity="error")
+
+    def _preset_chosen(self, name: str | None) -> None:
+        if name:
+            self.chosen_preset = name
+            self.notify(f"preset {name} chosen: r restarts the run with it", timeout=4)
+
+    def _restart_chosen(self, choice: str | None) -> None:
+        if not choice or self.run_handle is None:
+            return
+        name, resume = choice.split(":", 1)
+        try:
+            proposal = propose_restart(self.run_handle.run_dir, name, resume)
+        except (PresetError, NotOurRun) as error:
+            self.notify(str(error), severity="error")
+            return
+        self.chosen_preset = name
+        self.notify(f"restarting {proposal.parent.name} with {name}…", timeout=4)
+        self._restart_run(proposal)
+
+    @work(thread=True, group="control")
+    def _restart_run(self, proposal: RestartProposal) -> None:
+        def progress(text: str) -> None:
+            self.call_from_thread(self.notify, text, timeout=4)
+        try:
+            record = restart_run(proposal, self.stop_timeouts, progress)
+        except (ControlError, PresetError, NotOurRun, OSError) as error:
+            self.call_from_thread(self.notify, f"restart failed: {error}", severity="error")
+            return
+        self.call_from_thread(self._follow_child, record.run_dir, record.name)
+
+    def _follow_child(self, run_dir: str, name: str) -> None:
+        """Follow the restarted run; the parent stays on the charts, faint, for comparison."""
+        self.parent_live = self.live
+        self.start_following(run_dir)
+        self.notify(f"now following {name} (its parent stays faint on the charts)", timeout=6)
 
     def action_cycle_smoothing(self) -> None:
         later = [stop for stop in SMOOTHING_STOPS if stop > self.smoothing + 1e-9]
@@ -356,6 +519,13 @@ class TrainWatch(App[None]):
         position = names.index(self.theme) if self.theme in names else -1
         self.theme = names[(position + 1) % len(names)]
         self.notify(f"theme: {self.theme}", timeout=2)
+
+
+def _add_parent_lines(charts: list, parent_charts: list) -> None:
+    """The parent's smoothed curves, drawn faint under the child's (as raw ghosts are)."""
+    for chart, parent in zip(charts, parent_charts):
+        ghosts = [replace(line, raw=True, label=f"parent {line.label}") for line in parent.lines if not line.raw]
+        chart.lines[:0] = ghosts
 
 
 def _theme_from_spec(spec: ThemeSpec) -> Theme:

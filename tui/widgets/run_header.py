@@ -22,6 +22,7 @@ class RunHeader(Widget):
 
     overview: reactive[RunOverview | None] = reactive(None)
     smoothing: reactive[float] = reactive(0.6)
+    pending: reactive[str] = reactive("")  # control commands sent, not yet acknowledged
 
     def render(self) -> Text:
         overview = self.overview
@@ -33,6 +34,8 @@ class RunHeader(Widget):
             (" trainwatch ", label), (overview.name, self.get_component_rich_style("run-header--name")),
             "  ", (f" {overview.state} ", state_style), " ", (overview.state_detail, label),
         )
+        if self.pending:
+            first.append(f"  pending: {self.pending}", style=state_style)
         first.append(f"  {overview.host}", style=label)
         second = Text.assemble(
             (" elapsed ", label), overview.elapsed, ("  ·  ", label), overview.position,
