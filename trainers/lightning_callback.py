@@ -23,7 +23,6 @@ class TrainwatchLightningCallback(pl.Callback):
                  dataset_sizes: dict[str, int] | None = None) -> None:
         super().__init__()
         self.session = TrainwatchSession(run_dir)
-        self.log = self.session.log
         self.config = dict(config or {})
         self.dataset_sizes = dataset_sizes
 
@@ -62,7 +61,7 @@ class TrainwatchLightningCallback(pl.Callback):
                 continue
         if trainer.optimizers:
             values["lr"] = current_lr(trainer.optimizers[0])
-        self.log.metrics(step=trainer.global_step, epoch=trainer.current_epoch + 1, **values)
+        self.session.log.metrics(step=trainer.global_step, epoch=trainer.current_epoch + 1, **values)
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         self.session.finish()

@@ -323,7 +323,8 @@ class TrainWatch(App[None]):
         header.smoothing = self.smoothing
         header.pending = ", ".join(self.pending.values())
         if self.live is not None:
-            overview = describe_run(self.live, self.clock(), self.host)
+            name = self.run_handle.record.name if self.run_handle is not None else None
+            overview = describe_run(self.live, self.clock(), self.host, name=name)
             if overview != header.overview:  # the clock ticks every second; repaint only on change
                 header.overview = overview
 

@@ -120,8 +120,8 @@ class PresetScreen(ModalScreen[str | None]):
                 diff.update(f"{preset.description}\n[b]cannot apply: {error}[/b]")
                 return
             lines += [f"  {change}" for change in proposal.plan.changes + proposal.plan.skipped]
-            lines.append(f"resume: {proposal.resume}" + (f" ({proposal.resume_path})" if proposal.resume_path
-                                                         else " (the checkpoint the stop writes)" if proposal.resume != "none" else ""))
+            if proposal.resume != "none" and proposal.resume_path is None:
+                lines.append(f"  resume: the {proposal.resume} checkpoint the stop writes")
         diff.update("\n".join(lines))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -34,6 +34,7 @@ class FindingsPanel(Static):
             block.append(f"{since}  [{finding.id}]\n", style=self.get_component_rich_style("findings-panel--quiet"))
             block.append(finding.evidence, style=self.get_component_rich_style("findings-panel--evidence"))
             if finding.action:
-                block.append(f"\n→ {finding.action}", style=self.get_component_rich_style("findings-panel--action"))
+                key = "  [r]" if "preset '" in finding.action else ""  # the restart key offers that preset first
+                block.append(f"\n→ {finding.action}{key}", style=self.get_component_rich_style("findings-panel--action"))
             blocks.append(block)
         self.update(Text("\n\n").join(blocks))

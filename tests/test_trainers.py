@@ -1,0 +1,86 @@
+"""Real training processes launched through `trainwatch run`'s launcher: the PyTorch CTC and Keras
+reference trainers and the Lightning and Hugging Face callbacks each take an LR change (acknowledged
+and visible in the logged LR series), checkpoint on request, stop gracefully leaving a loadable
+checkpoint and a recorded exit status, and the reference trainers restart with a preset whose flag
+and config changes reach the new process."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from run_helpers import PYTHON, events, exercise_control, wait_for
+from tui.launch.launcher import launch_run
+from tui.launch.restart import propose_restart, restart_run
+
+SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trainer_scripts")
+
+
+def test_torch_ctc_trainer_is_controlled_and_restarted_with_flag_and_config_changes(tmp_path):
+    torch = pytest.importorskip("torch")
+    config = tmp_path / "ctc.yaml"
+    config.write_text("hidden: 32\ntrain_size: 64\nval_size: 32\nbatch_size: 16\nepochs: 400\n")
+    presets = Path(os.environ["XDG_CONFIG_HOME"]) / "trainwatch" / "presets"  # a tmp dir (conftest)
+    presets.mkdir(parents=True, exist_ok=True)
+    (presets / "reg-and-batch.yaml").write_text(
+        "description: test preset\nchanges:\n  dropout: {set: 0.3}\n  batch_size: {scale: 2, integer: true}\n"
+        "resume: last\n")
+    record = launch_run([PYTHON, "-m", "trainers.ctc_reference", "--config", str(config), "--lr", "0.003",
+                         "--dropout", "0.1", "--weight_decay", "1e-4", "--epoch_sleep", "0.1"],
+                        root=str(tmp_path / "runs"), cwd=str(tmp_path))
+    parent_dir = record.run_dir
+    exercise_control(parent_dir, ".pt")
+    last = os.path.join(parent_dir, "checkpoints", "last.pt")
+    saved = torch.load(last, weights_only=False)
+    assert saved["state"]["step"] > 0 and "model" in saved
+
+    proposal = propose_restart(parent_dir, "reg-and-batch", "last")
+    assert "--dropout: 0.1 -> 0.3" in proposal.plan.changes
+    assert "ctc.yaml: batch_size: 16 -> 32" in proposal.plan.changes
+    child = restart_run(proposal)
+    assert child.parent == parent_dir and child.preset == "reg-and-batch" and child.resume_from == last
+    assert os.path.dirname(child.run_dir) == os.path.dirname(parent_dir) and child.run_dir != parent_dir
+    start = wait_for(lambda: events(child.run_dir, "run_start"), 120, "the child's run_start", child.run_dir)[0]
+    assert start["config"]["dropout"] == 0.3 and start["config"]["batch_size"] == 32  # flag and config reached it
+    assert start["resumed_from"] == last and start["start_step"] == saved["state"]["step"]
+    assert open(config).read().count("batch_size: 16") == 1  # the user's own config is untouched
+    wait_for(lambda: events(child.run_dir, "metrics"), 120, "the child's metrics", child.run_dir)
+    from tui.launch.run_control import RunHandle
+
+    RunHandle(child.run_dir).stop()
+
+
+def test_keras_trainer_is_controlled_and_restarted_with_regularize(tmp_path):
+    pytest.importorskip("tensorflow")
+    record = launch_run([PYTHON, "-m", "trainers.keras_reference", "--epochs", "400", "--train_size", "512",
+                         "--val_size", "128", "--dropout", "0.1", "--weight_decay", "1e-4", "--batch_sleep", "0.01"],
+                        root=str(tmp_path / "runs"), cwd=str(tmp_path))
+    exercise_control(record.run_dir, ".keras")
+    import keras
+
+    model = keras.models.load_model(os.path.join(record.run_dir, "checkpoints", "last.keras"))
+    assert model.count_params() > 0
+    assert os.path.getsize(os.path.join(record.run_dir, "training_log.csv")) > 0  # Keras's own CSVLogger too
+    child = restart_run(propose_restart(record.run_dir, "regularize", "best"))
+    start = wait_for(lambda: events(child.run_dir, "run_start"), 180, "the child's run_start", child.run_dir)[0]
+    assert start["config"]["dropout"] == 0.5 and start["config"]["weight_decay"] == pytest.approx(1e-3)
+    assert start["resumed_from"].endswith("best.keras")
+    wait_for(lambda: events(child.run_dir, "metrics"), 180, "the child's metrics", child.run_dir)
+    from tui.launch.run_control import RunHandle
+
+    RunHandle(child.run_dir).stop()
+
+
+def test_lightning_callback_obeys_the_control_channel(tmp_path):
+    pytest.importorskip("lightning")
+    record = launch_run([PYTHON, os.path.join(SCRIPTS, "lightning_tiny.py")], root=str(tmp_path / "runs"),
+                        cwd=str(tmp_path))
+    exercise_control(record.run_dir, ".ckpt")
+
+
+def test_hugging_face_callback_obeys_the_control_channel(tmp_path):
+    pytest.importorskip("transformers")
+    record = launch_run([PYTHON, os.path.join(SCRIPTS, "hf_tiny.py"), "{run_dir}/hf"], root=str(tmp_path / "runs"),
+                        cwd=str(tmp_path), env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    exercise_control(record.run_dir, "")
