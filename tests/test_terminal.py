@@ -72,3 +72,61 @@ def test_tmux_shows_each_epoch_as_another_process_appends_it(tmp_path):
         if writer is not None and writer.poll() is None:
             writer.kill()
         subprocess.run(tmux + ["kill-server"], capture_output=True)
+
+
+def _screen(tmux: list[str], session: str) -> str:
+    return subprocess.run(tmux + ["capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+def _wait_screen(tmux: list[str], session: str, text: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _screen(tmux, session)
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared:\n{screen}")
+
+
+def test_a_launched_run_survives_its_terminal_and_trainwatch_reattaches_with_control(tmp_path):
+    """`trainwatch run` in tmux; the tmux session is killed; the run keeps training; bare
+    `trainwatch` in a new terminal re-attaches to it and stops it with x, y."""
+    from tui.launch.run_control import RunHandle
+    from tui.run_listing import list_runs
+
+    socket = str(tmp_path / "tmux.sock")
+    tmux = ["tmux", "-S", socket]
+    env_prefix = f"env XDG_CONFIG_HOME={tmp_path} TERM=xterm-256color"
+    command = (f"{env_prefix} {TRAINWATCH} run --name survivor -- {sys.executable} -m trainers.ctc_reference "
+               "--train_size 64 --val_size 32 --hidden 32 --epochs 500 --epoch_sleep 0.2")
+    subprocess.run(tmux + ["new-session", "-d", "-s", "launch", "-x", "100", "-y", "30", "-c", str(tmp_path),
+                           command], check=True)
+    run_dir = None
+    try:
+        _wait_screen(tmux, "launch", "epoch 1/500", 90)  # the UI opened on the run and it trains
+        run_dir = str(tmp_path / "runs" / "survivor-1")
+        subprocess.run(tmux + ["kill-session", "-t", "launch"], check=True)  # the terminal goes away
+        handle = RunHandle(run_dir)
+        epochs_then = len(open(os.path.join(run_dir, "events.jsonl")).read().split('"metrics"'))
+        time.sleep(3)
+        assert handle.alive, "the run died with its terminal"
+        assert len(open(os.path.join(run_dir, "events.jsonl")).read().split('"metrics"')) > epochs_then
+        assert [entry.live for entry in list_runs(str(tmp_path / "runs"))] == [True]
+        subprocess.run(tmux + ["new-session", "-d", "-s", "again", "-x", "100", "-y", "30", "-c", str(tmp_path),
+                               f"{env_prefix} {TRAINWATCH}; sleep 30"], check=True)
+        screen = _wait_screen(tmux, "again", "running", 30)
+        assert "survivor-1" in screen
+        subprocess.run(tmux + ["send-keys", "-t", "again", "x"], check=True)
+        _wait_screen(tmux, "again", "y: yes", 10)
+        subprocess.run(tmux + ["send-keys", "-t", "again", "y"], check=True)
+        _wait_screen(tmux, "again", "stopped", 60)
+        deadline = time.monotonic() + 20
+        while handle.refresh().exit_code is None and time.monotonic() < deadline:
+            time.sleep(0.1)  # the trainer logs "stopped", then exits; the supervisor then records it
+        assert not handle.alive and handle.record.exit_code == 0
+        subprocess.run(tmux + ["send-keys", "-t", "again", "q"], check=True)
+    finally:
+        subprocess.run(tmux + ["kill-server"], capture_output=True)
+        if run_dir and RunHandle(run_dir).alive:
+            RunHandle(run_dir).stop()
