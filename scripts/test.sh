@@ -2,7 +2,7 @@
 # Install everything the tests need, then run them. This is the README's test command.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh || exit 1
+bash scripts/install.sh test || exit 1
 # The terminal test drives the real program in tmux; install it the Debian way when it is missing.
 if ! command -v tmux >/dev/null 2>&1; then
     sudo_prefix=""; [ "$(id -u)" -ne 0 ] && sudo_prefix="sudo"
