@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainers.runlog import EVENT_LOG_NAME, RunLog
+from trainers.runlog import EVENT_LOG_NAME, RunLog, read_events
 
 CONTROL_FILE_NAME = "control.jsonl"
 # trainwatch hands the run directory to the training process in this variable.
@@ -68,21 +68,7 @@ def writable_by_others(path: str) -> str | None:
 
 def _acknowledged_ids(event_log: str) -> set[str]:
     """Commands already acknowledged in this run's event log (a trainer restarted in place)."""
-    done: set[str] = set()
-    try:
-        with open(event_log, encoding="utf-8", errors="replace") as file:
-            for line in file:
-                if '"ack"' not in line:
-                    continue
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(event, dict) and event.get("event") == "ack" and isinstance(event.get("command_id"), str):
-                    done.add(event["command_id"])
-    except OSError:
-        pass
-    return done
+    return {event["command_id"] for event in read_events(event_log, "ack") if isinstance(event.get("command_id"), str)}
 
 
 class ControlChannel:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from trainers.flag_config import parse_flags
 from trainers.session import resume_from_env
 from trainers.torch_control import TorchControl
 
@@ -175,18 +176,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run_dir", help="where to log when not launched by trainwatch")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--epoch_sleep", type=float, default=0.0, help="pause after each epoch (demos, tests)")
-    args = parser.parse_args(argv)
-    if args.config:
-        import yaml  # only when a config is given
-
-        with open(args.config, encoding="utf-8") as file:
-            values = yaml.safe_load(file) or {}
-        unknown = sorted(set(values) - set(vars(args)))
-        if unknown:
-            parser.error(f"{args.config}: unknown keys {', '.join(unknown)}")
-        parser.set_defaults(**values)
-        args = parser.parse_args(argv)
-    return args
+    return parse_flags(parser, argv)
 
 
 def evaluate(model: CtcModel, data: list[Utterance], batch_size: int, device: torch.device,

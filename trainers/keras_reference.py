@@ -14,6 +14,7 @@ import os
 import sys
 import time
 
+from trainers.flag_config import parse_flags
 from trainers.session import TrainwatchSession, resume_from_env
 
 
@@ -35,18 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", default=resume_from_env(), help="a .keras checkpoint to resume from")
     parser.add_argument("--run_dir", help="where to log when not launched by trainwatch")
     parser.add_argument("--batch_sleep", type=float, default=0.0, help="pause per batch (demos, tests)")
-    args = parser.parse_args(argv)
-    if args.config:
-        import yaml
-
-        with open(args.config, encoding="utf-8") as file:
-            values = yaml.safe_load(file) or {}
-        unknown = sorted(set(values) - set(vars(args)))
-        if unknown:
-            parser.error(f"{args.config}: unknown keys {', '.join(unknown)}")
-        parser.set_defaults(**values)
-        args = parser.parse_args(argv)
-    return args
+    return parse_flags(parser, argv)
 
 
 def make_data(args: argparse.Namespace):

@@ -33,6 +33,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 SCHEMA_VERSION = 1
@@ -127,3 +128,28 @@ class RunLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_events(path: str | os.PathLike[str], kind: str, must_contain: str | None = None,
+                tail_bytes: int | None = None) -> Iterator[dict[str, Any]]:
+    """The events of one kind in an event log, in order. A missing file yields nothing; a line that
+    is not JSON (the half-written last one) is skipped. ``must_contain`` filters lines before they
+    are parsed; ``tail_bytes`` reads only the end of the file."""
+    marker = f'"{kind}"'
+    try:
+        with open(path, "rb") as file:
+            if tail_bytes is not None:
+                file.seek(0, os.SEEK_END)
+                file.seek(max(0, file.tell() - tail_bytes))
+            data = file.read().decode("utf-8", "replace")
+    except OSError:
+        return
+    for line in data.splitlines():
+        if marker not in line or (must_contain is not None and must_contain not in line):
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == kind:
+            yield event

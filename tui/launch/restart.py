@@ -5,7 +5,6 @@ the parent by its record, and resumes from the parent's checkpoint the user chos
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from tui.launch.presets import RESUME_CHOICES, Preset, PresetError, RestartPlan,
 from tui.launch.run_control import RunHandle, StopTimeouts
 from tui.launch.run_record import RunRecord
 
-from trainers.runlog import EVENT_LOG_NAME
+from trainers.runlog import EVENT_LOG_NAME, read_events
 
 
 def recorded_checkpoint(run_dir: str, which: str) -> str | None:
@@ -26,20 +25,10 @@ def recorded_checkpoint(run_dir: str, which: str) -> str | None:
     """
     accepted = {"last": ("last", "manual", "best"), "best": ("best",)}[which]
     found = None
-    try:
-        with open(os.path.join(run_dir, EVENT_LOG_NAME), encoding="utf-8", errors="replace") as file:
-            for line in file:
-                if '"checkpoint"' not in line:
-                    continue
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(event, dict) and event.get("event") == "checkpoint" and event.get("tag", "last") in accepted:
-                    path = str(event.get("path") or "")
-                    found = path if os.path.isabs(path) else os.path.join(run_dir, path)
-    except OSError:
-        pass
+    for event in read_events(os.path.join(run_dir, EVENT_LOG_NAME), "checkpoint"):
+        if event.get("tag", "last") in accepted and event.get("path"):
+            path = str(event["path"])
+            found = path if os.path.isabs(path) else os.path.join(run_dir, path)
     if found and os.path.exists(found):
         return found
     fallback = os.path.join(run_dir, "checkpoints", f"{which}.pt")

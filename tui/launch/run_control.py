@@ -1,7 +1,6 @@
 """Acting on a launched run: LR change, checkpoint, stop (by command, then by signals)."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -12,7 +11,7 @@ from tui.launch.control_client import ControlError, parse_lr_request, send_comma
 from tui.launch.process_state import pid_alive
 from tui.launch.run_record import RunRecord, load_run_record
 
-from trainers.runlog import EVENT_LOG_NAME
+from trainers.runlog import EVENT_LOG_NAME, read_events
 
 
 class RunNotRunning(ControlError):
@@ -30,35 +29,12 @@ class StopTimeouts:
 
 def trainer_reads_control(run_dir: str) -> bool:
     """Did the trainer announce (run_start ``control: true``) that it reads the control channel?"""
-    try:
-        with open(os.path.join(run_dir, EVENT_LOG_NAME), encoding="utf-8", errors="replace") as file:
-            for line in file:
-                if '"run_start"' in line:
-                    try:
-                        event = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(event, dict) and event.get("control") is True:
-                        return True
-    except OSError:
-        pass
-    return False
+    return any(event.get("control") is True for event in read_events(os.path.join(run_dir, EVENT_LOG_NAME), "run_start"))
 
 
 def find_ack(run_dir: str, command_id: str) -> dict | None:
-    try:
-        with open(os.path.join(run_dir, EVENT_LOG_NAME), encoding="utf-8", errors="replace") as file:
-            for line in file:
-                if command_id in line:
-                    try:
-                        event = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(event, dict) and event.get("event") == "ack" and event.get("command_id") == command_id:
-                        return event
-    except OSError:
-        pass
-    return None
+    return next((event for event in read_events(os.path.join(run_dir, EVENT_LOG_NAME), "ack", must_contain=command_id)
+                 if event.get("command_id") == command_id), None)
 
 
 class RunHandle:

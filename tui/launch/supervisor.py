@@ -8,7 +8,6 @@ has no trainwatch integration), the supervisor writes the final status event for
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,27 +18,13 @@ from tui.launch.process_state import process_start_ticks
 from tui.launch.run_record import load_run_record
 
 from trainers.control import RUN_DIR_ENV, RESUME_ENV
-from trainers.runlog import EVENT_LOG_NAME, RunLog
+from trainers.runlog import EVENT_LOG_NAME, RunLog, read_events
 
 
 def last_status(event_log: str) -> str | None:
     """The state of the last status event in the log, reading only its tail."""
-    try:
-        with open(event_log, "rb") as file:
-            file.seek(0, os.SEEK_END)
-            file.seek(max(0, file.tell() - 65536))
-            tail = file.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return None
-    for line in reversed(tail):
-        if '"status"' in line:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and event.get("event") == "status":
-                return str(event.get("state"))
-    return None
+    states = [str(event.get("state")) for event in read_events(event_log, "status", tail_bytes=65536)]
+    return states[-1] if states else None
 
 
 def supervise(run_dir: str) -> int:
