@@ -37,3 +37,22 @@ def python() -> str:
 def isolated_user_config(tmp_path_factory, monkeypatch):
     """No test reads or writes the real ~/.config/trainwatch (themes, remembered choices, thresholds)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+
+
+@pytest.fixture(scope="session")
+def ssh_server():
+    """A real sshd on 127.0.0.1 for the whole session (tests/ssh_server.py)."""
+    from ssh_server import start_ssh_server
+
+    server = start_ssh_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def over_ssh(ssh_server, monkeypatch):
+    """trainwatch's ssh uses the test server's client config (the host alias `twtest`)."""
+    from tui.remote.ssh_connection import SSH_COMMAND_ENV
+
+    monkeypatch.setenv(SSH_COMMAND_ENV, ssh_server.ssh_command)
+    return ssh_server

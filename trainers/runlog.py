@@ -33,7 +33,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 SCHEMA_VERSION = 1
@@ -135,7 +135,6 @@ def read_events(path: str | os.PathLike[str], kind: str, must_contain: str | Non
     """The events of one kind in an event log, in order. A missing file yields nothing; a line that
     is not JSON (the half-written last one) is skipped. ``must_contain`` filters lines before they
     are parsed; ``tail_bytes`` reads only the end of the file."""
-    marker = f'"{kind}"'
     try:
         with open(path, "rb") as file:
             if tail_bytes is not None:
@@ -144,7 +143,13 @@ def read_events(path: str | os.PathLike[str], kind: str, must_contain: str | Non
             data = file.read().decode("utf-8", "replace")
     except OSError:
         return
-    for line in data.splitlines():
+    yield from events_in_lines(data.splitlines(), kind, must_contain)
+
+
+def events_in_lines(lines: Iterable[str], kind: str, must_contain: str | None = None) -> Iterator[dict[str, Any]]:
+    """The events of one kind among event-log lines (read here, or fetched from another machine)."""
+    marker = f'"{kind}"'
+    for line in lines:
         if marker not in line or (must_contain is not None and must_contain not in line):
             continue
         try:

@@ -18,13 +18,16 @@ from textual.timer import Timer
 from textual.widgets import Footer, Log
 
 from tui.chart_data import key_charts
-from tui.follow.file_follower import FollowBatch
+from tui.follow.stream_decoder import FollowBatch
 from tui.follow.target_follower import TargetFollower
 from tui.launch.control_client import ControlError, describe_lr_request
 from tui.launch.presets import PresetError, load_presets
 from tui.launch.restart import RestartProposal, propose_restart, restart_run
 from tui.launch.run_control import RunHandle, StopTimeouts
 from tui.launch.run_record import NotOurRun, is_run_dir
+from tui.remote.remote_follower import RemoteFollower
+from tui.remote.remote_run_host import SshRunHost
+from tui.remote.remote_target import parse_remote_target
 from tui.live_run import LiveRun
 from tui.metric_rows import metric_rows
 from tui.run_listing import list_runs
@@ -93,7 +96,8 @@ class TrainWatch(App[None]):
 
     def __init__(self, target: str | None = None, *, theme: str | None = None, clock: Callable[[], float] = time.time,
                  host: str | None = None, thresholds: dict | None = None, runs_root: str = "runs",
-                 poll_seconds: float = 1.0, remember: bool = True, stop_timeouts: StopTimeouts | None = None) -> None:
+                 poll_seconds: float = 1.0, remember: bool = True, stop_timeouts: StopTimeouts | None = None,
+                 follower: RemoteFollower | None = None) -> None:
         # Read before App.__init__, which already asks for the theme variable defaults.
         self._theme_specs, self.theme_errors = load_theme_specs()
         self._dark_defaults = next((dict(spec.variables) for spec in self._theme_specs
@@ -107,7 +111,8 @@ class TrainWatch(App[None]):
         self.poll_seconds = poll_seconds
         self.remember = remember  # tests turn it off so they never write the user's config
         self.live: LiveRun | None = None
-        self.follower: TargetFollower | None = None
+        self.follower: TargetFollower | RemoteFollower | None = None
+        self._prepared_follower = follower  # a remote target the CLI already connected to (it may prompt)
         self.theme_names: list[str] = []
         for spec in self._theme_specs:
             self.register_theme(_theme_from_spec(spec))
@@ -219,17 +224,23 @@ class TrainWatch(App[None]):
         self.target = target
         self.pending = {}
         self.run_handle = None
-        if is_run_dir(target):
-            try:
-                self.run_handle = RunHandle(target)
-            except NotOurRun as error:
-                self.notify(str(error), severity="warning")
-        self.follower = TargetFollower(target, self.poll_seconds)
+        remote = parse_remote_target(target)
+        if remote is not None:
+            # A remote run directory's handle comes with its run record, on the first stream round.
+            prepared, self._prepared_follower = self._prepared_follower, None
+            self.follower = prepared if prepared is not None and prepared.target == remote else RemoteFollower(remote)
+        else:
+            if is_run_dir(target):
+                try:
+                    self.run_handle = RunHandle(target)
+                except NotOurRun as error:
+                    self.notify(str(error), severity="warning")
+            self.follower = TargetFollower(target, self.poll_seconds)
         self.live = LiveRun(self.follower.source, "", self.thresholds)
         self.tail_run(self.follower)
 
     @work(thread=True, exclusive=True, group="tail")
-    def tail_run(self, follower: TargetFollower) -> None:
+    def tail_run(self, follower: TargetFollower | RemoteFollower) -> None:
         for batch in follower.batches():
             self.post_message(RecordsRead(batch))
 
@@ -239,6 +250,7 @@ class TrainWatch(App[None]):
             return
         batch = message.batch
         live.apply(batch, self.clock())
+        self._adopt_remote_run()
         if self.pending:
             self._settle_pending(live)
         if not live.model.format_name and self.follower is not None:
@@ -251,6 +263,21 @@ class TrainWatch(App[None]):
         if not batch.more:
             live.initial_read_done = True
         self._request_redraw(immediate=first_screen)
+
+    def _adopt_remote_run(self) -> None:
+        """A remote target names its log only once connected; a remote run directory becomes
+        controllable once its run record has arrived."""
+        follower = self.follower
+        if not isinstance(follower, RemoteFollower):
+            return
+        if self.live is not None:
+            self.live.model.source = follower.source
+        if follower.record is None:
+            return
+        if self.run_handle is None and follower.run_dir is not None:
+            self.run_handle = RunHandle(follower.run_dir, SshRunHost(follower.connection), record=follower.record)
+        elif self.run_handle is not None:
+            self.run_handle.record = follower.record  # kept current by the stream: no round trip
 
     @property
     def settled(self) -> bool:
@@ -324,7 +351,8 @@ class TrainWatch(App[None]):
         header.pending = ", ".join(self.pending.values())
         if self.live is not None:
             name = self.run_handle.record.name if self.run_handle is not None else None
-            overview = describe_run(self.live, self.clock(), self.host, name=name)
+            host = getattr(self.follower, "host", None) or self.host
+            overview = describe_run(self.live, self.clock(), host, name=name)
             if overview != header.overview:  # the clock ticks every second; repaint only on change
                 header.overview = overview
 
@@ -366,6 +394,12 @@ class TrainWatch(App[None]):
             self.notify(f"Can't {CONTROL_ACTIONS[action]}: this log is only being read. Stop, LR, checkpoint and "
                         "restart act on runs launched with `trainwatch run`.", severity="warning", timeout=6)
             return
+        if action in ("presets", "restart") and handle.remote:
+            # A preset rewrites the command and launches it: that needs trainwatch where the run is.
+            self.notify(f"Can't {CONTROL_ACTIONS[action]} over ssh: on {self.follower.host}, run `trainwatch restart "
+                        f"{handle.run_dir} --preset NAME`. Stop, LR and checkpoint work from here.",
+                        severity="warning", timeout=10)
+            return
         if action == "presets":
             presets, problems = load_presets()
             for problem in problems:
@@ -381,29 +415,41 @@ class TrainWatch(App[None]):
                                           propose=lambda name, resume: propose_restart(handle.run_dir, name, resume)),
                              self._restart_chosen)
             return
-        handle.refresh()
-        if not handle.alive:
+        self._check_run_then(action, handle)
+
+    @work(thread=True, group="control")
+    def _check_run_then(self, action: str, handle: RunHandle) -> None:
+        """Is the run alive, does it read commands? Asked off the UI thread: over ssh each is a round trip."""
+        try:
+            if not handle.remote:
+                handle.refresh()  # a remote run's record is kept current by its stream
+            alive = handle.alive
+            handle.reads_control = handle.reads_control or (self.live is not None and self.live.model.controllable)
+            controllable = alive and handle.controllable
+        except (ControlError, NotOurRun) as error:
+            self.call_from_thread(self.notify, str(error), severity="error")
+            return
+        self.call_from_thread(self._open_control, action, handle, alive, controllable)
+
+    def _open_control(self, action: str, handle: RunHandle, alive: bool, controllable: bool) -> None:
+        if not alive:
             code = handle.record.exit_code
             self.notify(f"Can't {CONTROL_ACTIONS[action]}: {handle.record.name} is not running"
-                        + (f" (exit code {code})" if code is not None else "") + "; r restarts it", severity="warning")
+                        + (f" (exit code {code})" if code is not None else "")
+                        + ("" if handle.remote else "; r restarts it"), severity="warning")
             return
         if action == "stop":
-            how = ("graceful: checkpoint, then exit" if self._controllable
+            how = ("graceful: checkpoint, then exit" if controllable
                    else "no trainwatch callback: SIGINT, then SIGTERM, SIGKILL")
             self.push_screen(ConfirmScreen(f"Stop {handle.record.name}? ({how})"), self._stop_confirmed)
-        elif not self._controllable:
+        elif not controllable:
             self.notify(f"Can't {CONTROL_ACTIONS[action]}: this trainer has no trainwatch callback (LR change and "
                         "checkpoint need it; x stops it by signal). See trainers/ in the README.", severity="warning",
                         timeout=8)
         elif action == "lr":
             self.push_screen(LrScreen(self._current_lr(), handle.record.name), self._lr_entered)
         elif action == "checkpoint":
-            self._send(lambda: handle.checkpoint(), "checkpoint")
-
-    @property
-    def _controllable(self) -> bool:
-        return (self.live is not None and self.live.model.controllable) or (
-            self.run_handle is not None and self.run_handle.controllable)
+            self._send_command(lambda: (handle.checkpoint(), "checkpoint"))
 
     def _current_lr(self) -> float | None:
         if self.live is None:
@@ -418,17 +464,21 @@ class TrainWatch(App[None]):
                 return match.group(1)
         return None
 
-    def _send(self, send: Callable[[], str], what: str) -> None:
+    @work(thread=True, group="control")
+    def _send_command(self, send: Callable[[], tuple[str, str]]) -> None:
+        """Send a command (off the UI thread); it is pending until the trainer's ack is read."""
         try:
-            command_id = send()
+            command_id, what = send()
         except ControlError as error:
-            self.notify(str(error), severity="error")
+            self.call_from_thread(self.notify, str(error), severity="error")
             return
-        self._mark_pending(command_id, what)
+        self.call_from_thread(self._mark_pending, command_id, what)
 
     def _mark_pending(self, command_id: str, what: str) -> None:
         self.pending[command_id] = what
         self.notify(f"{what}: sent; pending until the trainer acknowledges", timeout=4)
+        if self.live is not None:
+            self._settle_pending(self.live)  # the ack may have been read before the send returned
         self._refresh_header()
 
     def _settle_pending(self, live: LiveRun) -> None:
@@ -440,14 +490,14 @@ class TrainWatch(App[None]):
         self._refresh_header()
 
     def _lr_entered(self, text: str | None) -> None:
-        if not text or self.run_handle is None:
+        handle = self.run_handle
+        if not text or handle is None:
             return
-        try:
-            command_id, request = self.run_handle.set_lr(text)
-        except ControlError as error:
-            self.notify(str(error), severity="error")
-            return
-        self._mark_pending(command_id, describe_lr_request(request))
+
+        def send() -> tuple[str, str]:
+            command_id, request = handle.set_lr(text)
+            return command_id, describe_lr_request(request)
+        self._send_command(send)
 
     def _stop_confirmed(self, confirmed: bool | None) -> None:
         if confirmed and self.run_handle is not None:

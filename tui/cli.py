@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "or any Textual theme); remembered in the user's config")
     commands = parser.add_subparsers(dest="command")
     tail = commands.add_parser("tail", help="follow a log file or run directory live in the UI")
-    tail.add_argument("target", help="a log file or a run directory")
+    tail.add_argument("target", help="a log file, a run directory, or [user@]host:PATH on another machine (over ssh)")
     tail.add_argument("--theme", dest="tail_theme", help="colour theme (see trainwatch --help)")
     tail.add_argument("--config", help="YAML file with diagnosis thresholds")
     check = commands.add_parser("check", help="read a log, run every diagnosis, print the findings")
@@ -35,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("stop", "stop a launched run (graceful, then by signal)"),
                        ("checkpoint", "ask a launched run to checkpoint now")):
         command = commands.add_parser(name, help=text)
-        command.add_argument("run_dir", help="the run directory (runs/NAME-N)")
+        command.add_argument("run_dir", help="the run directory (runs/NAME-N, or host:PATH over ssh)")
     lr = commands.add_parser("lr", help="change the learning rate of a launched run")
-    lr.add_argument("run_dir", help="the run directory (runs/NAME-N)")
+    lr.add_argument("run_dir", help="the run directory (runs/NAME-N, or host:PATH over ssh)")
     lr.add_argument("value", help="an LR (1e-4) or a factor (x0.5, /2)")
     restart = commands.add_parser("restart", help="restart a run with a preset (stops it first)")
     restart.add_argument("run_dir", help="the run directory (runs/NAME-N)")
@@ -79,23 +79,35 @@ def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
     from tui.diagnosis.config import ConfigError, load_thresholds
     from tui.follow.target_follower import log_paths_of
     from tui.readers import UnreadableLog
+    from tui.remote.remote_target import parse_remote_target
+    from tui.remote.ssh_connection import SshError
     from tui.run_listing import RUNS_DIR, list_runs
     from tui.user_config import remembered_theme
 
+    remote = parse_remote_target(target) if target is not None else None
+    follower = None
     try:
         thresholds = load_thresholds(config)
-        if target is not None:
+        if remote is not None:
+            from tui.remote.remote_follower import RemoteFollower
+
+            # Connect before the screen opens, so ssh can still ask for a passphrase or a new host key.
+            follower = RemoteFollower(remote)
+            follower.resolve(interactive=sys.stdin.isatty())
+        elif target is not None:
             log_paths_of(target)  # a missing or unusable target is refused here, before the screen opens
         elif not list_runs(RUNS_DIR):
             print(f"trainwatch: no runs under ./{RUNS_DIR}; follow a log with `trainwatch tail FILE`",
                   file=sys.stderr)
             return 2
-    except (UnreadableLog, ConfigError) as error:
+    except (UnreadableLog, ConfigError, SshError) as error:
+        if follower is not None:
+            follower.connection.close()
         print(f"trainwatch: {error}", file=sys.stderr)
         return 2
     from tui.app import TrainWatch  # Textual is imported only when a screen is wanted
 
-    TrainWatch(target, theme=theme or remembered_theme(), thresholds=thresholds).run()
+    TrainWatch(target, theme=theme or remembered_theme(), thresholds=thresholds, follower=follower).run()
     return 0
 
 

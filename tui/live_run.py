@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tui.diagnosis.engine import DiagnosisEngine
 from tui.diagnosis.finding import Finding
-from tui.follow.file_follower import FollowBatch
+from tui.follow.stream_decoder import FollowBatch
 from tui.records import MetricRecord, RunStartRecord
 from tui.run_model import RunModel
 
@@ -46,6 +46,7 @@ class LiveRun:
         self.last_time: float | None = None
         self.progress: deque[ProgressMark] = deque(maxlen=_RATE_WINDOW)
         self.initial_read_done = False
+        self.connection = ""  # a remote target's ssh connection state, for the header
         self._diagnosed_revision = -1
 
     def apply(self, batch: FollowBatch, now: float) -> None:
@@ -55,6 +56,8 @@ class LiveRun:
         self.notices.extend(batch.notices)
         if batch.modified_at is not None:
             self.modified_at = batch.modified_at
+        if batch.connection is not None:
+            self.connection = batch.connection
         for line in batch.output_lines[-200:]:
             match = _EPOCH_OF_TOTAL_RE.search(line)
             if match:

@@ -15,6 +15,9 @@ from tui.launch.launcher import LaunchError, launch_run
 from tui.launch.presets import PresetError, get_preset, load_presets, plan_restart
 from tui.launch.run_control import RunHandle
 from tui.launch.run_record import NotOurRun
+from tui.readers.log_reader import UnreadableLog
+from tui.remote.remote_target import parse_remote_target
+from tui.remote.ssh_connection import SshError
 
 # `trainwatch demo`: the CTC reference trainer set up to overfit within a minute on a CPU, slowed a
 # little so a newcomer can watch the curves part and press r to restart it with `regularize`.
@@ -33,7 +36,7 @@ def run_command(args: argparse.Namespace) -> int:
                 "checkpoint": _checkpoint, "lr": _lr, "restart": _restart}
     try:
         return handlers[args.command](args)
-    except (LaunchError, PresetError, ControlError, NotOurRun) as error:
+    except (LaunchError, PresetError, ControlError, NotOurRun, SshError, UnreadableLog) as error:
         return _fail(str(error))
 
 
@@ -123,20 +126,30 @@ def _best_text(model) -> str:
     return "-"
 
 
+def _run_handle(target: str) -> RunHandle:
+    """A run here, or ``host:PATH`` on another machine over ssh (which may ask for a passphrase)."""
+    remote = parse_remote_target(target)
+    if remote is None:
+        return RunHandle(target)
+    from tui.remote.remote_run_host import open_remote_run
+
+    return open_remote_run(remote, interactive=sys.stdin.isatty())
+
+
 def _stop(args: argparse.Namespace) -> int:
-    handle = RunHandle(args.run_dir)
+    handle = _run_handle(args.run_dir)
     print(f"trainwatch: {handle.stop(progress=lambda text: print(f'  {text}'))}")
     return 0
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
-    handle = RunHandle(args.run_dir)
+    handle = _run_handle(args.run_dir)
     command_id = handle.checkpoint()
     return _report_ack(handle, command_id, "checkpoint")
 
 
 def _lr(args: argparse.Namespace) -> int:
-    handle = RunHandle(args.run_dir)
+    handle = _run_handle(args.run_dir)
     command_id, _ = handle.set_lr(args.value)
     return _report_ack(handle, command_id, "LR change")
 
@@ -153,6 +166,10 @@ def _report_ack(handle: RunHandle, command_id: str, what: str) -> int:
 def _restart(args: argparse.Namespace) -> int:
     from tui.launch.restart import propose_restart, restart_run
 
+    remote = parse_remote_target(args.run_dir)
+    if remote is not None:  # a restart launches a new process: that takes trainwatch where the run is
+        return _fail(f"restart runs where the run is: ssh {remote.destination} trainwatch restart {remote.path} "
+                     f"--preset {args.preset}")
     proposal = propose_restart(args.run_dir, args.preset, args.resume)
     print(f"restart {proposal.parent.name} with preset {proposal.preset.name}:")
     for change in proposal.plan.changes + proposal.plan.skipped:

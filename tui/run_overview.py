@@ -22,6 +22,7 @@ class RunOverview:
     eta: str
     host: str
     format_name: str
+    connection: str = ""  # "connected", "retry in 4 s (attempt 3): ..." for a remote target
 
 
 def format_duration(seconds: float | None) -> str:
@@ -67,6 +68,7 @@ def describe_run(live: LiveRun, now: float, host: str, name: str | None = None) 
         eta=_eta_text(live, steps_per_second, epochs_per_second) if running else "—",
         host=host,
         format_name=model.format_name,
+        connection=live.connection,
     )
 
 

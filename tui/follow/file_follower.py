@@ -2,35 +2,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
-from tui.readers.line_buffer import LineBuffer
-from tui.readers.log_reader import DETECT_BYTES, LogReader, UnreadableLog
-from tui.records import ReaderNotice, Record
+from tui.follow.stream_decoder import FollowBatch, StreamDecoder
+from tui.readers.log_reader import DETECT_BYTES, UnreadableLog
 
 READ_CHUNK_BYTES = 4 << 20  # one batch per chunk, so a big file shows progress instead of a frozen screen
 FINGERPRINT_BYTES = 256  # the file's first bytes; when they change, the file was rewritten in place
-
-
-@dataclass
-class FollowBatch:
-    """What one look at the file found: records, new text lines, and notices for the user."""
-
-    records: list[Record] = field(default_factory=list)
-    output_lines: list[str] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-    modified_at: float | None = None  # the file's mtime, for "last write 3 s ago"
-    more: bool = False  # more bytes are waiting: call again without sleeping
-
-    def __bool__(self) -> bool:
-        return bool(self.records or self.output_lines or self.notices)
-
-    def extend(self, other: FollowBatch) -> None:
-        self.records.extend(other.records)
-        self.output_lines.extend(other.output_lines)
-        self.notices.extend(other.notices)
-        self.modified_at = other.modified_at or self.modified_at
-        self.more = self.more or other.more
 
 
 class FileFollower:
@@ -45,7 +22,7 @@ class FileFollower:
     def __init__(self, path: str, parse: bool = True) -> None:
         self.path = path
         self.parse = parse  # False: only the text lines are wanted (a run's stdout)
-        self.reader: LogReader | None = None
+        self.decoder = StreamDecoder(path, parse)
         self._handle = None
         self._identity: tuple[int, int] | None = None
         self._offset = 0
@@ -53,11 +30,10 @@ class FileFollower:
         self._whole_signature: tuple | None = None
         self._announced_missing = False
         self._lost_file = False  # the followed file went away; the next one found is a replacement
-        self._output_buffer = LineBuffer()  # for output-only files, which have no LogReader
 
     @property
     def format_name(self) -> str:
-        return self.reader.format_name if self.reader else ""
+        return self.decoder.format_name
 
     def close(self) -> None:
         if self._handle is not None:
@@ -78,8 +54,7 @@ class FileFollower:
     def finish(self) -> FollowBatch:
         """Flush what a finished file still holds back (its unterminated last line)."""
         batch = FollowBatch()
-        if self.reader is not None and not self.reader.rewrites_whole and self.parse:
-            batch.records.extend(self.reader.finish())
+        self.decoder.finish(batch)
         return batch
 
     def _read_into(self, batch: FollowBatch) -> None:
@@ -92,7 +67,7 @@ class FileFollower:
         if self._handle is None:
             self._open(status, batch)
             return
-        if self.reader is not None and self.reader.rewrites_whole:
+        if self.decoder.rewrites_whole:
             self._reread_whole(status, batch)
             return
         identity = None if status is None else (status.st_dev, status.st_ino)
@@ -109,7 +84,7 @@ class FileFollower:
                 self._open(status, batch)
             return
         if status.st_size < self._offset or self._rewritten_in_place(status.st_size):
-            self._flush_partial_line(batch, keep=False)
+            self.decoder.end_of_file(batch, keep_partial_line=False)
             batch.notices.append(f"{self.path} was truncated; reading it again from its start")
             self._offset, self._fingerprint = 0, b""
         self._drain(batch)
@@ -123,17 +98,15 @@ class FileFollower:
             return
         handle = open(self.path, "rb")
         head = handle.read(DETECT_BYTES)
-        if not head.strip():
+        if not head.strip() or not self.decoder.detect(head):
             handle.close()  # nothing to detect the format from yet
             return
         if self._lost_file and self._announced_missing:
             batch.notices.append(f"{self.path} is back; following it")
         self._announced_missing = self._lost_file = False
-        if self.reader is None and self.parse:
-            self.reader = LogReader(self.path, head)
         handle.seek(0)
         self._handle, self._identity, self._offset, self._fingerprint = handle, (status.st_dev, status.st_ino), 0, b""
-        if self.reader is not None and self.reader.rewrites_whole:
+        if self.decoder.rewrites_whole:
             self._reread_whole(status, batch)
         else:
             self._drain(batch)
@@ -149,13 +122,7 @@ class FileFollower:
         batch.more = len(data) == READ_CHUNK_BYTES
         if len(self._fingerprint) < FINGERPRINT_BYTES:
             self._fingerprint = os.pread(handle.fileno(), FINGERPRINT_BYTES, 0)
-        if self.reader is None:
-            batch.output_lines.extend(self._output_buffer.feed(data))
-            return batch.more
-        records, lines = self.reader.feed_with_lines(data)
-        batch.records.extend(records)
-        if self.reader.is_program_output:
-            batch.output_lines.extend(lines)
+        self.decoder.feed(data, batch)
         return batch.more
 
     def _rewritten_in_place(self, size: int) -> bool:
@@ -164,19 +131,9 @@ class FileFollower:
             return False
         return os.pread(self._handle.fileno(), len(self._fingerprint), 0) != self._fingerprint
 
-    def _flush_partial_line(self, batch: FollowBatch, keep: bool) -> None:
-        if self.reader is not None:
-            records, lines = self.reader.end_of_file(keep)
-            batch.records.extend(records)
-            if self.reader.is_program_output:
-                batch.output_lines.extend(lines)
-        else:
-            lines = self._output_buffer.flush()
-            batch.output_lines.extend(lines if keep else [])
-
     def _end_file(self, batch: FollowBatch, keep_partial_line: bool) -> None:
         """The followed file is gone from the path: its last line is final, its handle closed."""
-        self._flush_partial_line(batch, keep_partial_line)
+        self.decoder.end_of_file(batch, keep_partial_line)
         self.close()
         self._identity = None
         self._lost_file = True
@@ -189,8 +146,5 @@ class FileFollower:
             return
         with open(self.path, "rb") as handle:
             data = handle.read()
-        records = self.reader.replace(data)
-        if all(isinstance(record, ReaderNotice) for record in records[1:]) and self._whole_signature is not None:
-            return  # caught mid-rewrite: keep the last good state and look again at the next change
-        self._whole_signature = signature
-        batch.records.extend(records)
+        if self.decoder.replace(data, batch, first=self._whole_signature is None):
+            self._whole_signature = signature

@@ -7,7 +7,8 @@ import time
 from collections.abc import Iterator
 
 from tui.follow.change_signal import SAFETY_POLL_SECONDS, ChangeSignal
-from tui.follow.file_follower import FileFollower, FollowBatch
+from tui.follow.file_follower import FileFollower
+from tui.follow.stream_decoder import FollowBatch
 from tui.launch.run_record import NotOurRun, RunRecord, is_run_dir, load_run_record
 from tui.readers.log_reader import UnreadableLog, resolve_target
 from tui.records import MetricRecord
@@ -34,6 +35,17 @@ def log_paths_of(target: str) -> list[str]:
     return resolve_target(target)
 
 
+def order_merged_records(records: list) -> None:
+    """MLflow keeps one file per metric: order the points by step so they read as one run."""
+    records.sort(key=lambda record: record.step if isinstance(record, MetricRecord) and record.step is not None else 0)
+
+
+def printed_metrics_due(record: RunRecord) -> bool:
+    """A launched command that has run a while (or ended) without writing an event log is read
+    from what it prints instead."""
+    return record.ended is not None or time.time() - (record.started or 0) >= PRINTED_METRICS_AFTER_SECONDS
+
+
 class TargetFollower:
     """Yields batches as the target's files change; ``stop`` ends the loop from any thread."""
 
@@ -56,6 +68,8 @@ class TargetFollower:
             except NotOurRun:
                 pass
         self._printed_metrics: FileFollower | None = None
+
+    host = None  # followed here; a RemoteFollower names its host
 
     @property
     def source(self) -> str:
@@ -95,9 +109,7 @@ class TargetFollower:
                 found.output_lines = []  # the output follower already shows these lines
             batch.extend(found)
         if len(self.log_paths) > 1:
-            # MLflow keeps one file per metric: order the points by step so they read as one run.
-            batch.records.sort(key=lambda record: record.step if isinstance(record, MetricRecord)
-                               and record.step is not None else 0)
+            order_merged_records(batch.records)
         return batch
 
     def _maybe_read_printed_metrics(self, batch: FollowBatch) -> None:
@@ -106,12 +118,12 @@ class TargetFollower:
         record = self.record
         if record is None or self._printed_metrics is not None or os.path.exists(self.log_paths[0]):
             return
-        if record.ended is None and time.time() - (record.started or 0) < PRINTED_METRICS_AFTER_SECONDS:
+        if not printed_metrics_due(record):
             try:
                 self.record = record = load_run_record(self.target)  # has it ended meanwhile? (a small read)
             except NotOurRun:
                 return
-            if record.ended is None:
+            if not printed_metrics_due(record):
                 return
         self._printed_metrics = FileFollower(os.path.join(self.target, OUTPUT_FILE_NAMES[0]))
         self.followers.append(self._printed_metrics)

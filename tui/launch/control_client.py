@@ -44,13 +44,18 @@ def describe_lr_request(request: dict[str, float]) -> str:
     return f"LR x{request['factor']:.4g}" if "factor" in request else f"LR {request['lr']:.4g}"
 
 
-def send_command(run_dir: str, action: str, **args: float) -> str:
-    """Append one command; returns its id. The trainer applies it at its next safe point."""
+def new_command(action: str, **args: float) -> dict:
+    """A command with a fresh id, checked the way the trainer will check it."""
     command = {"id": f"c-{int(time.time() * 1000):x}-{os.getpid()}-{next(_counter)}", "action": action,
                "time": round(time.time(), 3), **args}
     problem = command_problem(command)
     if problem:
         raise ControlError(problem)
+    return command
+
+
+def append_command(run_dir: str, command: dict) -> None:
+    """Append one command line to the run's control file, which only its owner may write."""
     path = os.path.join(run_dir, CONTROL_FILE_NAME)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
@@ -60,4 +65,10 @@ def send_command(run_dir: str, action: str, **args: float) -> str:
         os.write(descriptor, (json.dumps(command) + "\n").encode())
     finally:
         os.close(descriptor)
+
+
+def send_command(run_dir: str, action: str, **args: float) -> str:
+    """Append one command; returns its id. The trainer applies it at its next safe point."""
+    command = new_command(action, **args)
+    append_command(run_dir, command)
     return command["id"]

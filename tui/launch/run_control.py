@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tui.launch.control_client import ControlError, parse_lr_request, send_command
+from tui.launch.control_client import ControlError, append_command, new_command, parse_lr_request
 from tui.launch.process_state import pid_alive
 from tui.launch.run_record import RunRecord, load_run_record
 
@@ -27,34 +27,75 @@ class StopTimeouts:
     terminate: float = 10.0  # after SIGTERM; then SIGKILL
 
 
-def trainer_reads_control(run_dir: str) -> bool:
+class LocalRunHost:
+    """Runs on this machine: files read directly, processes signalled directly. The ssh
+    counterpart (tui/remote/remote_run_host.py) does the same things on another machine."""
+
+    poll_seconds = 0.1  # how often a wait looks again: cheap here
+
+    def describe(self, run_dir: str) -> str:
+        return run_dir
+
+    def load_record(self, run_dir: str) -> RunRecord:
+        return load_run_record(run_dir)
+
+    def process_alive(self, record: RunRecord) -> bool:
+        return pid_alive(record.pid, record.pid_start_ticks)
+
+    def events(self, run_dir: str, kind: str, must_contain: str | None = None) -> list[dict]:
+        return list(read_events(os.path.join(run_dir, EVENT_LOG_NAME), kind, must_contain=must_contain))
+
+    def send(self, run_dir: str, command: dict) -> None:
+        append_command(run_dir, command)
+
+    def signal(self, record: RunRecord, signum: int) -> None:
+        record.stop_signal = signal.Signals(signum).name
+        record.save()
+        try:
+            os.killpg(record.pid, signum)  # the trainer's own group: it and its workers
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(record.pid, signum)
+            except ProcessLookupError:
+                pass
+
+
+def trainer_reads_control(run_dir: str, host: LocalRunHost | None = None) -> bool:
     """Did the trainer announce (run_start ``control: true``) that it reads the control channel?"""
-    return any(event.get("control") is True for event in read_events(os.path.join(run_dir, EVENT_LOG_NAME), "run_start"))
+    return any(event.get("control") is True for event in (host or LocalRunHost()).events(run_dir, "run_start"))
 
 
-def find_ack(run_dir: str, command_id: str) -> dict | None:
-    return next((event for event in read_events(os.path.join(run_dir, EVENT_LOG_NAME), "ack", must_contain=command_id)
-                 if event.get("command_id") == command_id), None)
+def find_ack(run_dir: str, command_id: str, host: LocalRunHost | None = None) -> dict | None:
+    events = (host or LocalRunHost()).events(run_dir, "ack", must_contain=command_id)
+    return next((event for event in events if event.get("command_id") == command_id), None)
 
 
 class RunHandle:
-    """One launched run, by its directory. Every action first checks the run is ours and alive."""
+    """One launched run, by its directory, here or (through an ssh host) on another machine.
+    Every action first checks the run is ours and alive."""
 
-    def __init__(self, run_dir: str) -> None:
+    def __init__(self, run_dir: str, host: LocalRunHost | None = None, record: RunRecord | None = None) -> None:
         self.run_dir = run_dir
-        self.record: RunRecord = load_run_record(run_dir)
+        self.host = host or LocalRunHost()
+        self.record: RunRecord = record or self.host.load_record(run_dir)
+        self.reads_control = False  # once the trainer said it reads commands, it is not asked again
+
+    @property
+    def remote(self) -> bool:
+        return not isinstance(self.host, LocalRunHost)
 
     def refresh(self) -> RunRecord:
-        self.record = load_run_record(self.run_dir)
+        self.record = self.host.load_record(self.run_dir)
         return self.record
 
     @property
     def alive(self) -> bool:
-        return pid_alive(self.record.pid, self.record.pid_start_ticks)
+        return self.host.process_alive(self.record)
 
     @property
     def controllable(self) -> bool:
-        return trainer_reads_control(self.run_dir)
+        self.reads_control = self.reads_control or trainer_reads_control(self.run_dir, self.host)
+        return self.reads_control
 
     def _require_alive(self, what: str) -> None:
         self.refresh()
@@ -69,42 +110,38 @@ class RunHandle:
             raise ControlError(f"cannot {what}: {self.record.name}'s trainer has no trainwatch callback "
                                "(LR change and checkpoint need it; stop works by signal)")
 
+    def _send(self, action: str, **args: float) -> str:
+        command = new_command(action, **args)
+        self.host.send(self.run_dir, command)
+        return command["id"]
+
     def set_lr(self, text: str) -> tuple[str, dict[str, float]]:
         request = parse_lr_request(text)
         self._require_control("change the LR")
-        return send_command(self.run_dir, "set_lr", **request), request
+        return self._send("set_lr", **request), request
 
     def checkpoint(self) -> str:
         self._require_control("checkpoint")
-        return send_command(self.run_dir, "checkpoint")
+        return self._send("checkpoint")
 
     def wait_for_ack(self, command_id: str, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout
         while True:
-            ack = find_ack(self.run_dir, command_id)
+            ack = find_ack(self.run_dir, command_id, self.host)
             if ack is not None or time.monotonic() >= deadline or not self.alive:
-                return ack or find_ack(self.run_dir, command_id)
-            time.sleep(0.1)
+                return ack or find_ack(self.run_dir, command_id, self.host)
+            time.sleep(self.host.poll_seconds)
 
     def _wait_exit(self, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if not self.alive:
                 return True
-            time.sleep(0.1)
+            time.sleep(self.host.poll_seconds)
         return not self.alive
 
     def _signal(self, signum: int) -> None:
-        self.refresh()
-        self.record.stop_signal = signal.Signals(signum).name
-        self.record.save()
-        try:
-            os.killpg(self.record.pid, signum)  # the trainer's own group: it and its workers
-        except (ProcessLookupError, PermissionError):
-            try:
-                os.kill(self.record.pid, signum)
-            except ProcessLookupError:
-                pass
+        self.host.signal(self.refresh(), signum)
 
     def stop(self, timeouts: StopTimeouts | None = None, progress: Callable[[str], None] = lambda text: None) -> str:
         """Graceful first (checkpoint, then exit) when the trainer reads commands; then SIGINT,
@@ -112,7 +149,7 @@ class RunHandle:
         timeouts = timeouts or StopTimeouts()
         self._require_alive("stop")
         if self.controllable:
-            send_command(self.run_dir, "stop")
+            self._send("stop")
             progress("asked the trainer to checkpoint and stop")
             if self._wait_exit(timeouts.graceful):
                 return self._ended("stopped gracefully")
@@ -129,6 +166,6 @@ class RunHandle:
         # The supervisor records the exit code a moment after the process is gone.
         deadline = time.monotonic() + 5
         while self.refresh().exit_code is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(self.host.poll_seconds / 2)
         code = self.record.exit_code
         return f"{how} (exit code {code})" if code is not None else how

@@ -58,20 +58,29 @@ def load_run_record(run_dir: str) -> RunRecord:
         raise NotOurRun(f"{run_dir}: no such run directory")
     try:
         with open(path, encoding="utf-8") as file:
-            raw: Any = json.load(file)
+            text = file.read()
     except FileNotFoundError:
         raise NotOurRun(f"{run_dir}: not a run directory made by `trainwatch run` (no {RUN_RECORD_NAME})") from None
     except (OSError, ValueError) as error:
         raise NotOurRun(f"{path}: unreadable run record ({error})") from None
+    return parse_run_record(text, run_dir, path)
+
+
+def parse_run_record(text: str, run_dir: str, label: str) -> RunRecord:
+    """A record from the text of a run.json (read here, or fetched from another machine)."""
+    try:
+        raw: Any = json.loads(text)
+    except ValueError as error:
+        raise NotOurRun(f"{label}: unreadable run record ({error})") from None
     if not isinstance(raw, dict) or "trainwatch" not in raw or not isinstance(raw.get("command"), list):
-        raise NotOurRun(f"{path}: not a trainwatch run record")
+        raise NotOurRun(f"{label}: not a trainwatch run record")
     known = {name for name in RunRecord.__dataclass_fields__}
     values = {key: value for key, value in raw.items() if key in known}
     values["run_dir"] = run_dir  # the directory may have been moved since
     try:
         return RunRecord(**values)
     except TypeError as error:
-        raise NotOurRun(f"{path}: incomplete run record ({error})") from None
+        raise NotOurRun(f"{label}: incomplete run record ({error})") from None
 
 
 def is_run_dir(path: str) -> bool:

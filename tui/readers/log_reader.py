@@ -168,32 +168,50 @@ def resolve_target(target: str) -> list[str]:
         return [target]
     if not os.path.isdir(target):
         raise UnreadableLog(f"{target}: not a regular file or directory")
-    metrics_dir = os.path.join(target, "metrics")
-    if os.path.isdir(metrics_dir) and os.path.isdir(os.path.join(target, "params")):
-        files = sorted(os.path.join(metrics_dir, name) for name in os.listdir(metrics_dir)
-                       if os.path.isfile(os.path.join(metrics_dir, name)))
-        if files:
-            return files  # an MLflow run: one file per metric
-    candidates: list[tuple[int, float, str]] = []
+    entries: list[tuple[float, str]] = []
     for root, dirs, files in os.walk(target):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
-        if root.count(os.sep) - target.count(os.sep) > 3:
+        depth = root.count(os.sep) - target.count(os.sep)
+        if depth > LISTING_DEPTH:
             continue
-        for name in files:
-            lowered = name.lower()
-            path = os.path.join(root, name)
-            if lowered in _PREFERRED_NAMES:
-                rank = _PREFERRED_NAMES.index(lowered)
-            elif "tfevents" in lowered:
-                rank = len(_PREFERRED_NAMES)
-            elif lowered.endswith(_LOG_SUFFIXES):
-                rank = len(_PREFERRED_NAMES) + 1
-            else:
-                continue
-            candidates.append((rank, -os.path.getmtime(path), path))
+        relative = os.path.relpath(root, target)
+        prefix = "" if relative == "." else relative + os.sep
+        entries.extend((os.path.getmtime(os.path.join(root, d)), prefix + d + os.sep) for d in dirs)
+        entries.extend((os.path.getmtime(os.path.join(root, f)), prefix + f) for f in files)
+    entries.sort(key=lambda entry: -entry[0])
+    return pick_logs(target, [name for _, name in entries])
+
+
+# How deep below a directory target logs are looked for.
+LISTING_DEPTH = 3
+
+
+def pick_logs(target: str, listing: list[str]) -> list[str]:
+    """The best log file(s) among a directory's entries: paths relative to ``target``, newest
+    first, directories ending in "/". Shared by local directories and ones listed over ssh."""
+    directories = {entry.rstrip("/") for entry in listing if entry.endswith("/")}
+    if "metrics" in directories and "params" in directories:
+        files = sorted(entry for entry in listing if entry.startswith("metrics/") and entry.count("/") == 1
+                       and not entry.endswith("/"))
+        if files:
+            return [f"{target.rstrip('/')}/{name}" for name in files]  # an MLflow run: one file per metric
+    candidates: list[tuple[int, int, str]] = []
+    for order, entry in enumerate(listing):
+        if entry.endswith("/"):
+            continue
+        lowered = entry.rsplit("/", 1)[-1].lower()
+        if lowered in _PREFERRED_NAMES:
+            rank = _PREFERRED_NAMES.index(lowered)
+        elif "tfevents" in lowered:
+            rank = len(_PREFERRED_NAMES)
+        elif lowered.endswith(_LOG_SUFFIXES):
+            rank = len(_PREFERRED_NAMES) + 1
+        else:
+            continue
+        candidates.append((rank, order, entry))
     if not candidates:
         raise UnreadableLog(f"{target}: no training log found in this directory")
-    return [min(candidates)[2]]
+    return [f"{target.rstrip('/')}/{min(candidates)[2]}"]
 
 
 @dataclass

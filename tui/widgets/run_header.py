@@ -37,6 +37,11 @@ class RunHeader(Widget):
         if self.pending:
             first.append(f"  pending: {self.pending}", style=state_style)
         first.append(f"  {overview.host}", style=label)
+        if overview.connection:
+            # Over ssh the link matters as much as the run: say when it is down and what is being tried.
+            healthy = overview.connection == "connected"
+            first.append(f" (ssh {overview.connection})",
+                         style=label if healthy else self.get_component_rich_style("run-header--bad"))
         second = Text.assemble(
             (" elapsed ", label), overview.elapsed, ("  ·  ", label), overview.position,
             ("  ·  ", label), overview.throughput, ("  ·  ETA ", label), overview.eta,

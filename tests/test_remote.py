@@ -1,0 +1,298 @@
+"""Remote runs over a real sshd on 127.0.0.1 (tests/ssh_server.py): tailing a log a separate process
+keeps appending to, through a killed ssh client and a restarted sshd, with every record exactly once;
+LR change, checkpoint and stop of a remote reference trainer; stop by signal of a trainer without
+the callback; and one clear line for each way a connection or a path can be wrong."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from run_helpers import PYTHON, wait_for
+from tui.launch.launcher import launch_run
+from tui.launch.run_control import RunHandle, StopTimeouts
+from tui.records import AckRecord, MetricRecord, ResetRecord, StatusRecord
+from tui.remote.remote_follower import RemoteFollower
+from tui.remote.remote_run_host import SshRunHost
+from tui.remote.remote_target import RemoteTarget, parse_remote_target
+from tui.remote.ssh_connection import SshConnection, describe_ssh_failure
+from tui.remote.stream_protocol import StreamProtocolParser
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAST = StopTimeouts(graceful=60, interrupt=10, terminate=5)
+
+# Appends numbered metric events, each line in two writes with a pause between, so the follower
+# often meets a half-written last line, as it does with a real trainer.
+WRITER = textwrap.dedent("""
+    import json, sys, time
+    path, count, per_second = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    with open(path, "ab", buffering=0) as log:
+        for step in range(count):
+            line = json.dumps({"event": "metrics", "step": step, "epoch": step // 100,
+                               "metrics": {"loss": 1.0 / (step + 1)}}).encode() + b"\\n"
+            log.write(line[:len(line) // 2]); time.sleep(0.001); log.write(line[len(line) // 2:])
+            time.sleep(1.0 / per_second)
+""")
+
+
+class Collector:
+    """Runs a follower on a thread, as the app does, and keeps everything it yields."""
+
+    def __init__(self, follower: RemoteFollower) -> None:
+        self.follower = follower
+        self.records: list = []
+        self.notices: list[str] = []
+        self.states: list[str] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        for batch in self.follower.batches():
+            self.records += batch.records
+            self.notices += batch.notices
+            if batch.connection is not None:
+                self.states.append(batch.connection)
+
+    def steps(self) -> list[int]:
+        return [record.step for record in self.records if isinstance(record, MetricRecord)]
+
+    def close(self) -> None:
+        self.follower.stop()
+        self.thread.join(timeout=10)
+
+
+def start_writer(path: str, count: int, per_second: float = 150.0) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WRITER, path, str(count), str(per_second)])
+
+
+def remote(path: str, host: str = "twtest") -> RemoteFollower:
+    return RemoteFollower(RemoteTarget(host, path))
+
+
+def test_every_record_once_when_the_ssh_client_is_killed(over_ssh, tmp_path):
+    path = str(tmp_path / "events.jsonl")
+    writer = start_writer(path, 900)
+    collector = Collector(remote(path))
+    try:
+        wait_for(lambda: len(collector.steps()) > 150, 30, "the first records over ssh")
+        collector.follower.stream_process.kill()  # the session's ssh client: the master survives
+        wait_for(lambda: len(collector.steps()) > 400, 30, "records after the stream's client was killed")
+        collector.follower.connection.master.kill()  # the connection itself
+        writer.wait(timeout=60)
+        wait_for(lambda: len(collector.steps()) >= 900, 60, "every record")
+        time.sleep(0.6)  # a duplicate would arrive within a poll or two
+        assert collector.steps() == list(range(900))
+        assert collector.follower.reconnects >= 2
+        assert any("reconnected" in notice for notice in collector.notices)
+    finally:
+        writer.kill()
+        collector.close()
+
+
+def test_every_record_once_when_sshd_restarts(over_ssh, tmp_path):
+    path = str(tmp_path / "events.jsonl")
+    writer = start_writer(path, 900)
+    collector = Collector(remote(path))
+    try:
+        wait_for(lambda: len(collector.steps()) > 200, 30, "the first records over ssh")
+        over_ssh.restart(down_seconds=2.0)  # sshd and every session it served are gone for 2 s
+        writer.wait(timeout=60)
+        wait_for(lambda: len(collector.steps()) >= 900, 60, "every record after sshd came back")
+        time.sleep(0.6)
+        assert collector.steps() == list(range(900))
+        # While sshd was down, the header said so: a retry with the reason.
+        assert any(state.startswith("retry in") and "connection refused" in state for state in collector.states), \
+            collector.states
+        assert collector.states[-1] == "connected"
+    finally:
+        writer.kill()
+        collector.close()
+
+
+def test_rotation_truncation_and_whole_files_over_ssh(over_ssh, tmp_path):
+    path = str(tmp_path / "train.log")
+    with open(path, "w") as log:
+        log.write("epoch,loss\n0,1.0\n1,0.9\n")
+    (tmp_path / "notes.bin").write_bytes(b"\0" * 10)
+    collector = Collector(remote(str(tmp_path)))  # a directory: its best log is picked over there
+    state_path = tmp_path / "trainer_state.json"
+    try:
+        wait_for(lambda: len([r for r in collector.records if isinstance(r, MetricRecord)]) >= 2, 30, "the CSV rows")
+        assert collector.follower.source == f"twtest:{path}"
+        with open(path, "a") as log:
+            log.write("2,0.8\n")
+        wait_for(lambda: len([r for r in collector.records if isinstance(r, MetricRecord)]) >= 3, 30, "row 3")
+        os.rename(path, path + ".1")
+        with open(path, "w") as log:
+            log.write("epoch,loss\n3,0.7\n")
+        wait_for(lambda: any("replaced by a new file" in n for n in collector.notices), 30, "the rotation notice")
+        os.truncate(path, 0)
+        time.sleep(0.6)
+        with open(path, "w") as log:
+            log.write("epoch,loss\n0,2.0\n")
+        wait_for(lambda: any("truncated" in n for n in collector.notices), 30, "the truncation notice")
+        values = [r.values.get("loss") for r in collector.records if isinstance(r, MetricRecord)]
+        wait_for(lambda: [r.values.get("loss") for r in collector.records
+                          if isinstance(r, MetricRecord)][-1:] == [2.0], 30, "the rewritten file's row")
+        assert values[:4] == [1.0, 0.9, 0.8, 0.7]
+    finally:
+        collector.close()
+    # A format rewritten whole is re-fetched whenever it changes.
+    state = {"log_history": [{"epoch": 1.0, "step": 10, "loss": 1.0}], "global_step": 10}
+    state_path.write_text(json.dumps(state, indent=2))
+    collector = Collector(remote(str(state_path)))
+    try:
+        wait_for(lambda: any(isinstance(r, MetricRecord) for r in collector.records), 30, "trainer_state.json")
+        state["log_history"].append({"epoch": 2.0, "step": 20, "loss": 0.5})
+        state_path.write_text(json.dumps(state, indent=2))
+        wait_for(lambda: sum(isinstance(r, ResetRecord) for r in collector.records) >= 2, 30, "the re-fetch")
+        last = collector.records[max(i for i, r in enumerate(collector.records) if isinstance(r, ResetRecord)):]
+        assert [r.step for r in last if isinstance(r, MetricRecord) and "loss" in r.values] == [10, 20]
+    finally:
+        collector.close()
+
+
+CTC = [PYTHON, "-m", "trainers.ctc_reference", "--train_size", "64", "--val_size", "32", "--hidden", "32",
+       "--epochs", "500", "--epoch_sleep", "0.2"]
+
+
+def test_lr_change_checkpoint_and_stop_of_a_remote_reference_trainer(over_ssh, tmp_path):
+    pytest.importorskip("torch")
+    record = launch_run(CTC, root=str(tmp_path / "runs"), cwd=REPO, name="remote")
+    collector = Collector(remote(record.run_dir))
+    try:
+        follower = collector.follower
+        wait_for(lambda: follower.record is not None, 60, "the run record over ssh")
+        assert follower.run_dir == record.run_dir
+        handle = RunHandle(follower.run_dir, SshRunHost(follower.connection), record=follower.record)
+        wait_for(lambda: handle.controllable, 120, "the trainer's run_start with control")
+        command_id, request = handle.set_lr("x0.5")
+        assert request == {"factor": 0.5}
+
+        def ack_of(command: str):
+            return next((r for r in collector.records if isinstance(r, AckRecord) and r.command_id == command), None)
+        ack = wait_for(lambda: ack_of(command_id), 60, "the LR acknowledgement, read over ssh")
+        assert ack.applied and ack.action == "set_lr", ack
+        checkpoint_id = handle.checkpoint()
+        assert wait_for(lambda: ack_of(checkpoint_id), 60, "the checkpoint acknowledgement").applied
+        result = handle.stop(FAST)
+        assert "gracefully" in result and "exit code 0" in result, result
+        wait_for(lambda: any(isinstance(r, StatusRecord) and r.state == "stopped" for r in collector.records), 30,
+                 "the stopped status, read over ssh")
+        with open(os.path.join(record.run_dir, "control.jsonl")) as control:  # written over ssh, owner-only
+            assert len(control.readlines()) == 3
+        assert os.stat(os.path.join(record.run_dir, "control.jsonl")).st_mode & 0o777 == 0o600
+    finally:
+        collector.close()
+        local = RunHandle(record.run_dir)
+        if local.alive:
+            local.stop(FAST)
+
+
+PRINTER = "import time\nfor i in range(10**6):\n    print(f'epoch {i} loss {1/(i+1):.4f}', flush=True)\n    time.sleep(0.2)\n"
+
+
+def test_stop_by_signal_a_remote_run_without_the_callback(over_ssh, tmp_path):
+    record = launch_run([PYTHON, "-c", PRINTER], root=str(tmp_path / "runs"), cwd=str(tmp_path), name="plain")
+    try:
+        handle = RunHandle(record.run_dir, SshRunHost(SshConnection("twtest")))
+        wait_for(lambda: handle.refresh().pid and handle.alive, 30, "the process, seen over ssh")
+        assert not handle.controllable
+        with pytest.raises(Exception, match="no trainwatch callback"):
+            handle.set_lr("x0.5")
+        result = handle.stop(FAST)
+        assert "stopped by SIGINT" in result, result
+        local = RunHandle(record.run_dir)
+        assert local.record.stop_signal == "SIGINT"
+        assert not local.alive
+        handle.host.connection.close()
+    finally:
+        if RunHandle(record.run_dir).alive:
+            RunHandle(record.run_dir).stop(FAST)
+
+
+def tail_error(server, target: str) -> str:
+    """What `trainwatch tail` says (stderr) when it cannot follow ``target``; it must exit 2 with one line."""
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "tail", target], capture_output=True, text=True,
+                            env=server.environment(), cwd=REPO, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, (result.returncode, result.stdout[-300:], result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_one_clear_line_for_each_connection_problem(ssh_server, tmp_path):
+    log = tmp_path / "events.jsonl"
+    log.write_text('{"event": "metrics", "step": 1, "metrics": {"loss": 1.0}}\n')
+    assert "unknown host" in tail_error(ssh_server, f"twtest-nohost:{log}")
+    assert "login refused (permission denied: publickey)" in tail_error(ssh_server, f"twtest-wrongkey:{log}")
+    assert "connection refused" in tail_error(ssh_server, f"twtest-closed:{log}")
+    assert tail_error(ssh_server, f"twtest:{tmp_path}/nothing.log").endswith("no such file or directory")
+    # Permission denied: a file the login user may not read.
+    secret_dir = os.path.join(ssh_server.directory, "data")
+    os.makedirs(secret_dir, exist_ok=True)
+    os.chmod(secret_dir, 0o755)
+    secret = os.path.join(secret_dir, "secret.log")
+    with open(secret, "w") as file:
+        file.write("epoch 1 loss 0.5\n")
+    host = "twtest-other" if ssh_server.other_user else "twtest"  # root reads anything: log in as another user
+    os.chmod(secret, 0o600 if ssh_server.other_user else 0o000)
+    assert tail_error(ssh_server, f"{host}:{secret}").endswith("permission denied")
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "lr", f"twtest:{tmp_path}", "x0.5"], capture_output=True,
+                            text=True, env=ssh_server.environment(), cwd=REPO, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and "not a run directory" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_permission_lost_and_regained_mid_stream(over_ssh):
+    if over_ssh.other_user is None:
+        pytest.skip("needs root to let a second user log in; as a normal user chmod 000 is the same check")
+    directory = os.path.join(over_ssh.directory, "shared-run")
+    os.makedirs(directory, exist_ok=True)
+    os.chmod(directory, 0o755)
+    path = os.path.join(directory, "events.jsonl")
+    with open(path, "w") as log:
+        log.write('{"event": "metrics", "step": 0, "metrics": {"loss": 1.0}}\n')
+    os.chmod(path, 0o644)
+    collector = Collector(remote(path, host="twtest-other"))
+    try:
+        wait_for(lambda: collector.steps() == [0], 30, "the first record as the other user")
+        os.chmod(path, 0o600)
+        with open(path, "a") as log:
+            log.write('{"event": "metrics", "step": 1, "metrics": {"loss": 0.5}}\n')
+        wait_for(lambda: any("permission denied; will look again" in n for n in collector.notices), 30, "the notice")
+        os.chmod(path, 0o644)
+        wait_for(lambda: collector.steps() == [0, 1], 30, "the record written while it was unreadable")
+    finally:
+        collector.close()
+
+
+def test_remote_targets_are_told_from_local_paths(tmp_path):
+    assert parse_remote_target("gpu1:/runs/x") == RemoteTarget("gpu1", "/runs/x")
+    assert parse_remote_target("me@gpu1.lab:runs/x").destination == "me@gpu1.lab"
+    assert parse_remote_target("gpu1:") == RemoteTarget("gpu1", "")
+    assert parse_remote_target("[::1]:/x").host == "::1"
+    assert parse_remote_target("./a:b") is None and parse_remote_target("/abs/a:b") is None
+    assert parse_remote_target("C:/logs") is None
+    local = tmp_path / "odd:name"
+    local.write_text("x")
+    os.chdir(tmp_path)
+    assert parse_remote_target("odd:name") is None  # an existing local path wins
+
+
+def test_stream_protocol_survives_a_chatty_shell_and_split_reads():
+    stream = b"Welcome to gpu1!\nlast login...\n@TW 1 ino 42\n@TW 1 data 0 6\nab\ncd\n@TW 0 sync\n"
+    parser = StreamProtocolParser()
+    events = []
+    for index in range(len(stream)):  # one byte at a time
+        events += parser.feed(stream[index:index + 1])
+    assert [(e.file_number, e.kind, e.payload) for e in events] == [(1, "ino", b""), (1, "data", b"ab\ncd\n"),
+                                                                      (0, "sync", b"")]
+    assert describe_ssh_failure("ssh: connect to host x port 22: Connection timed out", "x").endswith("timed out")
+    assert "host key" in describe_ssh_failure("Host key verification failed.", "x")

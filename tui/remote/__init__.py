@@ -1,0 +1,1 @@
+"""Runs on another machine, reached through the system `ssh`; nothing is installed over there."""
