@@ -3,11 +3,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh test || exit 1
-# The terminal test drives the real program in tmux; install it the Debian way when it is missing.
-if ! command -v tmux >/dev/null 2>&1; then
+# The terminal tests drive the real program in tmux; the remote tests start a real sshd on
+# 127.0.0.1 and connect with the system ssh. Install what is missing, the Debian way.
+packages=""
+command -v tmux >/dev/null 2>&1 || packages="$packages tmux"
+[ -x /usr/sbin/sshd ] || packages="$packages openssh-server"
+command -v ssh >/dev/null 2>&1 || packages="$packages openssh-client"
+if [ -n "$packages" ]; then
     sudo_prefix=""; [ "$(id -u)" -ne 0 ] && sudo_prefix="sudo"
-    { $sudo_prefix apt-get update -qq && $sudo_prefix apt-get install -y -qq tmux; } >/dev/null \
-        || { echo "scripts/test.sh: could not install tmux (apt-get)" >&2; exit 1; }
+    { $sudo_prefix apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_prefix apt-get install -y -qq $packages; } \
+        >/dev/null || { echo "scripts/test.sh: could not install$packages (apt-get)" >&2; exit 1; }
 fi
 .venv/bin/python -m pytest tests "$@"
 status=$?

@@ -11,6 +11,7 @@ from run_helpers import PYTHON, events
 from tui.launch.launcher import launch_run
 from tui.launch.run_control import RunHandle, StopTimeouts
 from tui.screens.action_screens import ConfirmScreen, LrScreen, PresetScreen
+from tui.widgets.run_header import RunHeader
 from ui_helpers import make_app, wait_for
 
 pytest.importorskip("torch")
@@ -36,7 +37,8 @@ async def test_control_keys_act_on_a_launched_run(tmp_path):
             await pilot.press("x", "0", ".", "5", "enter")
             await wait_for(pilot, lambda: not isinstance(app.screen, LrScreen))
             # Pending (in the header) until acknowledged; the trainer may already have answered.
-            assert list(app.pending.values()) == ["LR x0.5"] or any(a.action == "set_lr" for a in app.live.model.acks)
+            await wait_for(pilot, lambda: list(app.pending.values()) == ["LR x0.5"]
+                           or any(a.action == "set_lr" for a in app.live.model.acks), timeout=30)
             await wait_for(pilot, lambda: not app.pending, timeout=60)
             assert any(a.action == "set_lr" and a.applied for a in app.live.model.acks)
             await wait_for(pilot, lambda: app.live.model.current.series["lr"].last == pytest.approx(0.0015), 30)
@@ -68,3 +70,36 @@ async def test_control_keys_act_on_a_launched_run(tmp_path):
         for run_dir in filter(None, (record.run_dir, child_dir)):
             if RunHandle(run_dir).alive:
                 RunHandle(run_dir).stop()
+
+
+async def test_control_keys_act_on_a_remote_run_over_ssh(over_ssh, tmp_path):
+    """The same keys on `trainwatch tail twtest:RUN_DIR`: everything goes through the real sshd."""
+    record = launch_run(CTC, root=str(tmp_path / "runs"), cwd=str(tmp_path), name="far")
+    app = make_app(f"twtest:{record.run_dir}", clock=time.time, stop_timeouts=StopTimeouts(30, 5, 5))
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.live is not None and app.live.connection == "connected"
+                           and app.run_handle is not None and app.live.model.controllable
+                           and "lr" in app.live.model.current.series, timeout=120)
+            header = app.query_one(RunHeader)
+            assert header.overview.host == "twtest" and header.overview.name == "far-1"
+            assert "(ssh connected)" in header.render().plain
+            assert app.run_handle.remote
+            await pilot.press("l")
+            await wait_for(pilot, lambda: isinstance(app.screen, LrScreen), timeout=20)
+            await pilot.press("x", "0", ".", "5", "enter")
+            await wait_for(pilot, lambda: any(a.action == "set_lr" and a.applied for a in app.live.model.acks)
+                           and not app.pending, timeout=60)
+            await pilot.press("r")  # a restart launches a process: refused over ssh, with what to run there
+            await wait_for(pilot, lambda: any("over ssh" in n.message for n in app._notifications), timeout=10)
+            assert not isinstance(app.screen, PresetScreen)
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=20)
+            await pilot.press("y")
+            await wait_for(pilot, lambda: app.live.model.status is not None
+                           and app.live.model.status.state == "stopped", timeout=60)
+            await wait_for(pilot, lambda: RunHandle(record.run_dir).refresh().exit_code is not None, timeout=30)
+            assert RunHandle(record.run_dir).record.exit_code == 0
+    finally:
+        if RunHandle(record.run_dir).alive:
+            RunHandle(record.run_dir).stop()

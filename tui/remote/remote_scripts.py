@@ -65,14 +65,15 @@ class StreamedFile:
 
 # One line per event, "@TW <file number> <what> [args]", data following its header:
 #   ino N | replaced N | missing | denied | truncated | data OFFSET LENGTH + bytes | whole LENGTH + bytes
-# and "@TW 0 sync" at the end of a round that sent something (or every 8 rounds: the heartbeat).
+# and "@TW 0 sync" at the end of a round that sent something (or every 8 rounds: the heartbeat,
+# at most 8 s apart).
 # A file that shrinks between the size check and the read is padded with NULs to the announced
 # length, so the framing holds; the next round then reports it truncated.
 _STREAM_BODY = r'''
 nl='
 '
 tw_head() { head -c "$1" -- "$tw_p" 2>/dev/null | od -An -tx1 | tr -d ' \n'; }
-tw_beat=0
+tw_beat=0 tw_quiet=0
 while :; do
   tw_all=$(tw_list)
   tw_busy=0 tw_out=0 tw_i=1
@@ -140,7 +141,11 @@ while :; do
   done
   tw_beat=$((tw_beat + 1))
   if [ "$tw_out" = 1 ] || [ "$tw_beat" -ge 8 ]; then printf '@TW 0 sync\n'; tw_beat=0; fi
-  if [ "$tw_busy" = 0 ]; then sleep "$tw_interval" 2>/dev/null || sleep 1; fi
+  # Quick rounds while the files move; after 8 quiet ones, one a second (each round forks ls and sleep).
+  if [ "$tw_out" = 1 ]; then tw_quiet=0; else tw_quiet=$((tw_quiet + 1)); fi
+  if [ "$tw_busy" = 1 ]; then :
+  elif [ "$tw_quiet" -lt 8 ]; then sleep "$tw_interval" 2>/dev/null || sleep 1
+  else sleep 1; fi
 done
 '''
 
