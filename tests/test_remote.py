@@ -213,6 +213,15 @@ def test_stop_by_signal_a_remote_run_without_the_callback(over_ssh, tmp_path):
         assert local.record.stop_signal == "SIGINT"
         assert not local.alive
         handle.host.connection.close()
+        # With no event log, its printed output is read for metrics, over ssh as here.
+        collector = Collector(remote(record.run_dir))
+        try:
+            wait_for(lambda: any("printed output" in notice for notice in collector.notices), 30, "the fallback")
+            wait_for(lambda: any(isinstance(r, MetricRecord) and "loss" in r.values for r in collector.records), 30,
+                     "metrics parsed from stdout.log")
+            assert collector.follower.format_name == "text"
+        finally:
+            collector.close()
     finally:
         if RunHandle(record.run_dir).alive:
             RunHandle(record.run_dir).stop(FAST)

@@ -21,7 +21,7 @@ from tui.launch.run_record import RUN_RECORD_NAME, NotOurRun, RunRecord, parse_r
 from tui.readers.log_reader import DETECT_BYTES, LISTING_DEPTH, UnreadableLog, pick_logs
 from tui.remote.remote_scripts import FINGERPRINT_BYTES, MARK, StreamedFile, probe_script, stream_script
 from tui.remote.remote_target import RemoteTarget
-from tui.remote.ssh_connection import SshConnection, SshError, describe_ssh_failure
+from tui.remote.ssh_connection import SshConnection, SshError, describe_ssh_failure, end_process
 from tui.remote.stream_protocol import ProtocolError, StreamEvent, StreamProtocolParser
 
 from trainers.runlog import EVENT_LOG_NAME
@@ -238,14 +238,8 @@ class RemoteFollower:
 
     def _end_stream(self) -> None:
         process, self.stream_process = self.stream_process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
         if process is not None:
+            end_process(process, grace_seconds=2)
             for pipe in (process.stdout, process.stderr):
                 if pipe is not None:
                     pipe.close()

@@ -60,6 +60,17 @@ def describe_ssh_failure(stderr: str, destination: str, exit_code: int | None = 
     return f"ssh {destination}: the connection ended" + (f" (ssh exit code {exit_code})" if exit_code else "")
 
 
+def end_process(process: subprocess.Popen, grace_seconds: float) -> None:
+    """SIGTERM, then SIGKILL after the grace; reaped either way."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def _control_directory() -> str:
     """Where the master's socket lives: owner-only, and short (a socket path has ~100 bytes)."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
@@ -164,13 +175,8 @@ class SshConnection:
 
     def _close_master(self) -> None:
         master, self.master = self.master, None
-        if master is not None and master.poll() is None:
-            master.terminate()
-            try:
-                master.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                master.kill()
-                master.wait()
+        if master is not None:
+            end_process(master, grace_seconds=5)
         for path in (self.control_path, self.control_path + ".err"):
             try:
                 os.unlink(path)
