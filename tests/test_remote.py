@@ -108,7 +108,7 @@ def test_every_record_once_when_sshd_restarts(over_ssh, tmp_path):
         time.sleep(0.6)
         assert collector.steps() == list(range(900))
         # While sshd was down, the header said so: a retry with the reason.
-        assert any(state.startswith("retry in") and "connection refused" in state for state in collector.states), \
+        assert any(state.startswith("retry ") and "connection refused" in state for state in collector.states), \
             collector.states
         assert collector.states[-1] == "connected"
     finally:

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import shlex
 import subprocess
 import sys
 import textwrap
 import time
+
+import pytest
+
+from tui.remote.ssh_connection import SSH_COMMAND_ENV
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAINWATCH = os.path.join(os.path.dirname(sys.executable), "trainwatch")
@@ -30,17 +35,25 @@ def loss_text(epoch: int) -> str:
     return f"{0.5 - epoch * 0.01 + 0.001234:.4f}"
 
 
-def test_tmux_shows_each_epoch_as_another_process_appends_it(tmp_path):
+@pytest.mark.parametrize("where", ["local", "ssh"])
+def test_tmux_shows_each_epoch_as_another_process_appends_it(tmp_path, request, where):
+    """Locally, and as `trainwatch tail twtest:FILE` through the test sshd: the same screen."""
     assert shutil.which("tmux"), "tmux is needed (scripts/test.sh installs it)"
-    log = tmp_path / "events.jsonl"
+    (tmp_path / "r").mkdir()
+    log = tmp_path / "r" / "events.jsonl"  # a short name, so the header has room for the host
     log.write_text('{"event": "run_start", "time": 1, "config": {"epochs": 6}}\n'
                    '{"event": "metrics", "time": 1, "step": 0, "epoch": 0, "metrics": {"loss": 0.9, "val_loss": 1.1}}\n')
     session = f"trainwatch-test-{os.getpid()}"
     socket = str(tmp_path / "tmux.sock")
     tmux = ["tmux", "-S", socket]
     env_prefix = f"env XDG_CONFIG_HOME={tmp_path} TERM=xterm-256color"
+    target = str(log)
+    if where == "ssh":
+        server = request.getfixturevalue("ssh_server")
+        env_prefix += f" {SSH_COMMAND_ENV}={shlex.quote(server.ssh_command)}"
+        target = f"twtest:{log}"
     subprocess.run(tmux + ["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                           f"{env_prefix} {TRAINWATCH} tail {log}; sleep 30"], check=True)
+                           f"{env_prefix} {TRAINWATCH} tail {target}; sleep 30"], check=True)
     writer = None
     try:
         screen = ""
@@ -50,6 +63,8 @@ def test_tmux_shows_each_epoch_as_another_process_appends_it(tmp_path):
                 break
             time.sleep(0.1)
         assert "epoch 0/6" in screen, screen
+        if where == "ssh":
+            assert "twtest (ssh connected)" in screen, screen
         writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), REPO, str(EPOCHS)])
         seen = {}
         deadline = time.monotonic() + EPOCHS * 1.5 + 15

@@ -180,7 +180,8 @@ class RemoteFollower:
                 attempt += 1
                 notices = [f"{problem}; reconnecting"] if problem != last_problem else []
                 last_problem = problem
-                yield FollowBatch(notices=notices, connection=f"retry in {delay:g} s (attempt {attempt}): {problem}")
+                reason = problem.removeprefix(f"ssh {self.host}: ")  # the header names the host already
+                yield FollowBatch(notices=notices, connection=f"retry {attempt} in {delay:g} s: {reason}")
                 self._stopped.wait(delay)
         finally:
             self._end_stream()
