@@ -15,7 +15,9 @@ from tui.launch.launcher import LaunchError, launch_run
 from tui.launch.presets import PresetError, Preset, PresetChange, get_preset, plan_restart
 from tui.launch.restart import propose_restart
 from tui.launch.run_control import RunHandle, RunNotRunning, StopTimeouts
+from tui.follow.target_follower import TargetFollower
 from tui.launch.run_record import NotOurRun
+from tui.records import MetricRecord
 
 from trainers.control import ControlChannel
 from trainers.runlog import RunLog
@@ -33,6 +35,8 @@ def launch(tmp_path, command, **options):
 def test_a_run_without_the_callback_is_stopped_by_sigint_and_refuses_lr_change(tmp_path):
     record = launch(tmp_path, [PYTHON, "-c", LOOP], name="plain")
     handle = RunHandle(record.run_dir)
+    stdout = os.path.join(record.run_dir, "stdout.log")
+    wait_for(lambda: os.path.exists(stdout) and "loss" in open(stdout).read(), 30, "its first printed line")
     assert handle.alive and record.name == "plain-1"
     with pytest.raises(ControlError, match="no trainwatch callback"):
         handle.set_lr("1e-4")
@@ -45,6 +49,11 @@ def test_a_run_without_the_callback_is_stopped_by_sigint_and_refuses_lr_change(t
         handle.set_lr("1e-4")  # a dead process
     with pytest.raises(RunNotRunning):
         handle.stop(FAST)
+    # Its event log holds only the supervisor's status: the metrics it printed are read instead.
+    follower = TargetFollower(record.run_dir)
+    first, second = follower.read_once(), follower.read_once()
+    assert any("printed output" in notice for notice in first.notices)
+    assert [r.values.get("loss") for r in second.records if isinstance(r, MetricRecord)] == [0.5]
 
 
 def test_a_process_ignoring_sigint_gets_sigterm(tmp_path):

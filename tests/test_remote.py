@@ -204,6 +204,8 @@ def test_stop_by_signal_a_remote_run_without_the_callback(over_ssh, tmp_path):
     try:
         handle = RunHandle(record.run_dir, SshRunHost(SshConnection("twtest")))
         wait_for(lambda: handle.refresh().pid and handle.alive, 30, "the process, seen over ssh")
+        stdout = os.path.join(record.run_dir, "stdout.log")
+        wait_for(lambda: "loss" in open(stdout).read(), 30, "its first printed line")
         assert not handle.controllable
         with pytest.raises(Exception, match="no trainwatch callback"):
             handle.set_lr("x0.5")
@@ -216,10 +218,14 @@ def test_stop_by_signal_a_remote_run_without_the_callback(over_ssh, tmp_path):
         # With no event log, its printed output is read for metrics, over ssh as here.
         collector = Collector(remote(record.run_dir))
         try:
-            wait_for(lambda: any("printed output" in notice for notice in collector.notices), 30, "the fallback")
+            try:
+                wait_for(lambda: any("printed output" in notice for notice in collector.notices), 30, "the fallback")
+            except AssertionError:
+                raise AssertionError(f"no fallback: {collector.notices} {collector.states} {collector.records[:5]} "
+                                     f"{collector.follower.record}") from None
             wait_for(lambda: any(isinstance(r, MetricRecord) and "loss" in r.values for r in collector.records), 30,
                      "metrics parsed from stdout.log")
-            assert collector.follower.format_name == "text"
+            assert collector.follower.format_name == "plain_text"
         finally:
             collector.close()
     finally:

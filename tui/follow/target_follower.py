@@ -11,7 +11,7 @@ from tui.follow.file_follower import FileFollower
 from tui.follow.stream_decoder import FollowBatch
 from tui.launch.run_record import NotOurRun, RunRecord, is_run_dir, load_run_record
 from tui.readers.log_reader import UnreadableLog, resolve_target
-from tui.records import MetricRecord
+from tui.records import MetricRecord, ReaderNotice, StatusRecord
 
 from trainers.runlog import EVENT_LOG_NAME
 
@@ -38,6 +38,11 @@ def log_paths_of(target: str) -> list[str]:
 def order_merged_records(records: list) -> None:
     """MLflow keeps one file per metric: order the points by step so they read as one run."""
     records.sort(key=lambda record: record.step if isinstance(record, MetricRecord) and record.step is not None else 0)
+
+
+def has_trainer_events(records: list) -> bool:
+    """Anything but a status event (which the supervisor writes for a trainer that cannot)."""
+    return any(not isinstance(record, (StatusRecord, ReaderNotice)) for record in records)
 
 
 def printed_metrics_due(record: RunRecord) -> bool:
@@ -68,6 +73,7 @@ class TargetFollower:
             except NotOurRun:
                 pass
         self._printed_metrics: FileFollower | None = None
+        self.trainer_logged = False  # the event log holds something the trainer wrote
 
     host = None  # followed here; a RemoteFollower names its host
 
@@ -100,7 +106,6 @@ class TargetFollower:
     def read_once(self) -> FollowBatch:
         """One look at every followed file."""
         batch = FollowBatch()
-        self._maybe_read_printed_metrics(batch)
         for follower in self.followers:
             found = follower.read_new()
             if not follower.parse and found.notices:
@@ -110,13 +115,15 @@ class TargetFollower:
             batch.extend(found)
         if len(self.log_paths) > 1:
             order_merged_records(batch.records)
+        self.trainer_logged = self.trainer_logged or has_trainer_events(batch.records)
+        self._maybe_read_printed_metrics(batch)
         return batch
 
     def _maybe_read_printed_metrics(self, batch: FollowBatch) -> None:
-        """A launched command without a trainwatch integration never writes an event log: once it
-        has run a while (or ended) without one, parse its stdout as a text log."""
+        """A launched command without a trainwatch integration writes no event log (or only the
+        supervisor's final status): once it has run a while (or ended) so, parse its stdout."""
         record = self.record
-        if record is None or self._printed_metrics is not None or os.path.exists(self.log_paths[0]):
+        if record is None or self._printed_metrics is not None or self.trainer_logged:
             return
         if not printed_metrics_due(record):
             try:

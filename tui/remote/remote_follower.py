@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tui.follow.stream_decoder import FollowBatch, StreamDecoder
-from tui.follow.target_follower import OUTPUT_FILE_NAMES, order_merged_records, printed_metrics_due
+from tui.follow.target_follower import (OUTPUT_FILE_NAMES, has_trainer_events, order_merged_records,
+                                        printed_metrics_due)
 from tui.launch.run_record import RUN_RECORD_NAME, NotOurRun, RunRecord, parse_run_record
 from tui.readers.log_reader import DETECT_BYTES, LISTING_DEPTH, UnreadableLog, pick_logs
 from tui.remote.remote_scripts import FINGERPRINT_BYTES, MARK, StreamedFile, probe_script, stream_script
@@ -81,6 +82,7 @@ class RemoteFollower:
         self._stopped = threading.Event()
         self._restart_wanted = False
         self._printed_metrics: RemoteFile | None = None
+        self.trainer_logged = False  # the event log holds something the trainer wrote
 
     # What the app asks of every follower ---------------------------------------------------------
 
@@ -218,6 +220,7 @@ class RemoteFollower:
                 if not 0 < event.file_number <= len(files):
                     raise ProtocolError(f"the remote script named file {event.file_number} of {len(files)}")
                 self._apply(files[event.file_number - 1], event, batch)
+            self.trainer_logged = self.trainer_logged or has_trainer_events(batch.records)
             if synced:
                 self._maybe_read_printed_metrics(batch)
             batch.more = not synced  # the first screen waits for the whole backlog
@@ -345,7 +348,7 @@ class RemoteFollower:
         """As for a local run directory: a trainer without the integration is read from its stdout."""
         record = self.record
         if (self._printed_metrics is not None or self.run_dir is None or record is None
-                or not self.files or self.files[0].state != "missing" or not printed_metrics_due(record)):
+                or self.trainer_logged or not printed_metrics_due(record)):
             return
         self._printed_metrics = _remote_file(f"{self.run_dir}/{OUTPUT_FILE_NAMES[0]}", "log")
         self._printed_metrics.show_output = False
