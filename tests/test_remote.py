@@ -159,6 +159,52 @@ def test_rotation_truncation_and_whole_files_over_ssh(over_ssh, tmp_path):
         collector.close()
 
 
+def test_a_tensorboard_event_file_over_ssh(over_ssh, tmp_path):
+    """A binary format on the stream: records are length-prefixed, not lines."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(tmp_path))
+
+    def write_steps(steps: range) -> None:
+        for step in steps:
+            summary = Summary(value=[Summary.Value(tag="train/loss", simple_value=1.0 / (step + 1))])
+            writer.add_event(Event(step=step, wall_time=1000.0 + step, summary=summary))
+        writer.flush()
+    write_steps(range(5))
+    collector = Collector(remote(str(tmp_path)))
+    try:
+        wait_for(lambda: len(collector.steps()) >= 5, 30, "the first events")
+        write_steps(range(5, 12))
+        wait_for(lambda: len(collector.steps()) >= 12, 30, "the appended events")
+        assert collector.follower.format_name == "tensorboard_events"
+        assert sorted(set(collector.steps())) == list(range(12))
+    finally:
+        collector.close()
+        writer.close()
+
+
+def test_an_mlflow_run_directory_over_ssh(over_ssh, tmp_path):
+    """One file per metric, found from the remote listing and merged by step."""
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "lr").write_text("0.001")
+    (tmp_path / "metrics").mkdir()
+    for name, scale in (("loss", 1.0), ("val_loss", 1.5)):
+        (tmp_path / "metrics" / name).write_text("".join(f"{1700000000000 + step} {scale / (step + 1)} {step}\n"
+                                                         for step in range(4)))
+    collector = Collector(remote(str(tmp_path)))
+    try:
+        wait_for(lambda: len(collector.steps()) >= 8, 30, "both metrics")
+        assert collector.follower.format_name == "mlflow_run"
+        with open(tmp_path / "metrics" / "loss", "a") as file:
+            file.write("1700000000004 0.2 4\n")
+        wait_for(lambda: 4 in collector.steps(), 30, "the appended point")
+    finally:
+        collector.close()
+
+
 CTC = [PYTHON, "-m", "trainers.ctc_reference", "--train_size", "64", "--val_size", "32", "--hidden", "32",
        "--epochs", "500", "--epoch_sleep", "0.2"]
 

@@ -40,8 +40,8 @@ def _is_binary(head: bytes) -> bool:
             or control > max(0.3 * len(sample), 64))
 
 
-def detect_format(path: str, head: bytes) -> str:
-    """The format name of a log from its file name and first bytes."""
+def format_from_name(path: str) -> str | None:
+    """The format when the file name alone tells it (no need to wait for a first complete line)."""
     name = os.path.basename(path).lower()
     if "tfevents" in name:
         return "tensorboard_events"
@@ -49,6 +49,14 @@ def detect_format(path: str, head: bytes) -> str:
         return "hf_trainer_state"
     if name == EVENT_LOG_NAME:
         return "trainwatch_jsonl"
+    return None
+
+
+def detect_format(path: str, head: bytes) -> str:
+    """The format name of a log from its file name and first bytes."""
+    by_name = format_from_name(path)
+    if by_name is not None:
+        return by_name
     if _is_binary(head):
         raise UnreadableLog(f"{path}: binary data, not a training log this tool can read")
     text = head.decode("utf-8", errors="replace")
