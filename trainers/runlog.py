@@ -28,11 +28,14 @@ trainwatch reader accepts. A half-written last line is normal while the file gro
 """
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
 import threading
 import time
+import weakref
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
@@ -58,11 +61,21 @@ def _clean_number(value: Any) -> Any:
         return str(value)
 
 
-class RunLog:
-    """Appends events to a JSON Lines file, one ``write`` and ``flush`` per event.
+def _close_at_exit(reference: weakref.ref) -> None:
+    log = reference()
+    if log is not None:
+        log.close()  # what is still queued reaches the file
 
-    Thread-safe: a lock keeps lines whole when a data-loader thread and the training loop
-    both log. Opening never truncates, so a resumed run appends to the same file.
+
+class RunLog:
+    """Appends events to a JSON Lines file, one line per event, never truncating (a resumed run
+    appends to the same file).
+
+    ``metrics`` is on the training loop's hot path, so it only queues the values (about 1 us); a
+    writer thread formats the queued events, writes them and flushes, within a millisecond or so
+    of the call. Every other event (run_start, status, ack, checkpoint, ...) is written and flushed
+    before its call returns, after whatever was queued before it, so the order of the file is the
+    order of the calls. Thread-safe; ``close`` (and interpreter exit) writes what is still queued.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -71,27 +84,71 @@ class RunLog:
         if parent:
             os.makedirs(parent, exist_ok=True)
         self._file: TextIO = open(self.path, "a", encoding="utf-8")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one writer at a time: lines stay whole and in order
+        self._queue: deque[tuple] = deque()
+        self._wake = threading.Event()
+        self._writer: threading.Thread | None = None
+        atexit.register(_close_at_exit, weakref.ref(self))
+
+    def metrics(self, step: int | None = None, epoch: float | None = None, **values: Any) -> None:
+        """Log metric values, e.g. ``log.metrics(step=10, epoch=1, loss=0.4, val_loss=0.5)``.
+        Queued: the values (floats, numpy or torch scalars) are converted and written by the writer thread."""
+        queue = self._queue
+        was_empty = not queue
+        queue.append((time.time(), step, epoch, values))
+        if was_empty:
+            if self._writer is None:
+                self._start_writer()
+            self._wake.set()
 
     def write(self, event: str, **fields: Any) -> None:
-        """Write one event line now; ``fields`` become top-level keys."""
+        """Write one event line now (after anything queued before it); ``fields`` become top-level keys."""
         record = {"event": event, "time": round(time.time(), 3)}
         record.update(fields)
         line = json.dumps(record, default=_clean_number, separators=(",", ":")) + "\n"
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
+            self._write_queued()
+            if not self._file.closed:
+                self._file.write(line)
+                self._file.flush()
+
+    def flush(self) -> None:
+        """Write and flush everything queued so far."""
+        with self._lock:
+            self._write_queued()
+
+    def _start_writer(self) -> None:
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="trainwatch-runlog", daemon=True)
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while not self._file.closed:
+            # The timeout is a safety net for a wake-up lost between draining and waiting.
+            self._wake.wait(0.2)
+            self._wake.clear()
+            self.flush()
+
+    def _write_queued(self) -> None:
+        """Format and write the queued metrics (the caller holds the lock)."""
+        queue = self._queue
+        if not queue or self._file.closed:
+            return
+        lines = []
+        while queue:
+            stamp, step, epoch, values = queue.popleft()
+            clean = {name: _clean_number(value) for name, value in values.items()}
+            lines.append(json.dumps({"event": "metrics", "time": round(stamp, 3), "step": step, "epoch": epoch,
+                                     "metrics": clean}, default=_clean_number, separators=(",", ":")))
+        self._file.write("\n".join(lines) + "\n")
+        self._file.flush()
 
     def run_start(self, resumed_from: str | None = None, start_epoch: int = 0, start_step: int = 0,
                   dataset_sizes: dict[str, int] | None = None, config: dict[str, Any] | None = None,
                   control: bool = False) -> None:
         self.write("run_start", schema=SCHEMA_VERSION, resumed_from=resumed_from, start_epoch=start_epoch,
                    start_step=start_step, dataset_sizes=dataset_sizes or {}, config=config or {}, control=control)
-
-    def metrics(self, step: int | None = None, epoch: float | None = None, **values: Any) -> None:
-        """Log metric values, e.g. ``log.metrics(step=10, epoch=1, loss=0.4, val_loss=0.5)``."""
-        clean = {name: _clean_number(value) for name, value in values.items()}
-        self.write("metrics", step=step, epoch=epoch, metrics=clean)
 
     def decode(self, reference: str, hypothesis: str, step: int | None = None, epoch: float | None = None,
                blank_ratio: float | None = None, sample: str | None = None) -> None:
@@ -121,7 +178,9 @@ class RunLog:
     def close(self) -> None:
         with self._lock:
             if not self._file.closed:
+                self._write_queued()
                 self._file.close()
+        self._wake.set()  # lets the writer thread see the file closed and end
 
     def __enter__(self) -> "RunLog":
         return self

@@ -65,6 +65,17 @@ class RecordsRead(Message):
         self.batch = batch
 
 
+class RunLoaded(Message):
+    """The worker folded a log's history into a LiveRun (diagnosed too): the UI takes it whole.
+    ``complete`` is False for the quick preview of a big file's end shown while the rest loads."""
+
+    def __init__(self, live: LiveRun, follower, complete: bool) -> None:
+        super().__init__()
+        self.live = live
+        self.follower = follower
+        self.complete = complete
+
+
 class TrainWatch(App[None]):
     """One run on one screen. The App owns the LiveRun; widgets are handed what to show."""
 
@@ -128,6 +139,9 @@ class TrainWatch(App[None]):
         self.pending: dict[str, str] = {}  # command id -> what was asked, until the trainer acknowledges
         self.parent_live: LiveRun | None = None  # after a restart: the run it came from, for comparison
         self.chosen_preset: str | None = None
+        self.started_at = time.monotonic()
+        self.first_screen_at: float | None = None  # when a screen with data was first drawn (benchmarks)
+        self.history_loaded_at: float | None = None  # when the whole history was in
 
     # Themes ------------------------------------------------------------------------------------
 
@@ -236,13 +250,63 @@ class TrainWatch(App[None]):
                 except NotOurRun as error:
                     self.notify(str(error), severity="warning")
             self.follower = TargetFollower(target, self.poll_seconds)
-        self.live = LiveRun(self.follower.source, "", self.thresholds)
+        self.live = LiveRun(self.follower.source, "", self.thresholds)  # empty until the worker hands one over
         self.tail_run(self.follower)
 
     @work(thread=True, exclusive=True, group="tail")
     def tail_run(self, follower: TargetFollower | RemoteFollower) -> None:
+        """Follow the target. The history already in the log (maybe millions of lines) is read and
+        diagnosed here, off the UI thread, and handed over whole; a big file's end is shown first.
+        After that, each new batch goes to the UI as it is read."""
+        preview = follower.preview()
+        if preview is not None:
+            shown = self._new_live(follower)
+            shown.apply(preview, self.clock())
+            shown.initial_read_done = True
+            shown.diagnose()
+            self.post_message(RunLoaded(shown, follower, complete=False))
+        live = self._new_live(follower)
+        loading = True
         for batch in follower.batches():
-            self.post_message(RecordsRead(batch))
+            if not loading:
+                self.post_message(RecordsRead(batch))
+                continue
+            live.apply(batch, self.clock())
+            if batch.connection is not None and not batch.records:
+                self.post_message(RecordsRead(FollowBatch(notices=batch.notices, connection=batch.connection)))
+            if batch.more:
+                continue
+            loading = False
+            live.model.format_name = live.model.format_name or follower.format_name
+            live.initial_read_done = True
+            live.diagnose()
+            key_charts(live.model, self.smoothing)  # folds long curves into their display buckets here
+            self.post_message(RunLoaded(live, follower, complete=True))
+
+    def _new_live(self, follower: TargetFollower | RemoteFollower) -> LiveRun:
+        return LiveRun(follower.source, follower.format_name, self.thresholds)
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        if message.follower is not self.follower or (self.live is not None and self.live.initial_read_done
+                                                     and self.live is not message.live and not message.complete):
+            return  # from a target no longer followed, or a preview arriving after the full history
+        live = message.live
+        live.connection = live.connection or (self.live.connection if self.live is not None else "")
+        self.live = live
+        self._adopt_remote_run()
+        if self.pending:
+            self._settle_pending(live)
+        output = self.query_one("#output", Log)
+        output.clear()
+        output.write_lines(list(live.output))
+        for notice in list(live.notices)[-3:]:
+            self.notify(notice, severity="warning", timeout=6)
+        if message.complete:
+            self.history_loaded_at = time.monotonic()
+        elif live.model.record_count:
+            self.notify("showing the end of a big log while its full history loads", timeout=4)
+        self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count))
+        self._request_redraw(immediate=True)
 
     def on_records_read(self, message: RecordsRead) -> None:
         live = self.live
@@ -259,10 +323,7 @@ class TrainWatch(App[None]):
             self.query_one("#output", Log).write_lines(batch.output_lines)
         for notice in batch.notices[-3:]:
             self.notify(notice, severity="warning", timeout=6)
-        first_screen = not live.initial_read_done
-        if not batch.more:
-            live.initial_read_done = True
-        self._request_redraw(immediate=first_screen)
+        self._request_redraw()
 
     def _adopt_remote_run(self) -> None:
         """A remote target names its log only once connected; a remote run directory becomes
@@ -311,6 +372,8 @@ class TrainWatch(App[None]):
             return
         self.query_one(MetricsTable).show_rows(metric_rows(live.model))
         self._draw_charts()
+        if self.first_screen_at is None and live.model.record_count:
+            self.first_screen_at = time.monotonic()
         current = live.model.current
         decodes = current.decodes or next((s.decodes for s in reversed(live.model.segments) if s.decodes), [])
         self.query_one(DecodesPanel).show_decodes(decodes, live.model.decode_count)

@@ -4,9 +4,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from tui.chart_downsample import display_curve, envelope
 from tui.diagnosis.segment_view import Curve, SegmentView
 from tui.diagnosis.signal import debiased_ema
 from tui.run_model import RunModel
+from tui.series import Series
 
 # Charts never hold more points than this per line; a terminal is at most a few hundred dots wide.
 MAX_POINTS_PER_LINE = 2048
@@ -100,8 +102,11 @@ def key_charts(model: RunModel, smoothing: float) -> list[ChartData]:
             chart = charts[key]
             chart.x_unit = unit
             for role, curve in chosen:
-                xs = [x + shift for x in _xs_of(curve, unit)]
-                _add_curve(chart, role, curve, xs, smoothing)
+                series = segment.series.get(curve.name)
+                if role != "lr" and series is not None and len(series) > MAX_POINTS_PER_LINE:
+                    _add_long_curve(chart, role, series, unit, shift, smoothing)
+                else:
+                    _add_curve(chart, role, curve, [x + shift for x in _xs_of(curve, unit)], smoothing)
         offset = end + shift
     lr_chart = charts["lr"]
     jumps = [x for line in lr_chart.lines for x in _lr_jumps(line)]
@@ -123,6 +128,19 @@ def _add_curve(chart: ChartData, role: str, curve: Curve, xs: list[float], smoot
         chart.lines.append(ChartLine(role, curve.name, *_thin(xs, ys), raw=True))
         ys = debiased_ema(ys, smoothing)
     chart.lines.append(ChartLine(role, curve.name, *_thin(xs, ys)))
+
+
+def _add_long_curve(chart: ChartData, role: str, series: Series, unit: str, shift: float, smoothing: float) -> None:
+    """A long series from its display buckets (chart_downsample): smoothed over every point, then
+    drawn as at most 1024 buckets, the raw ghost as each bucket's low-high band."""
+    xs, lows, highs, ends = display_curve(series, unit, max(smoothing, 0.0)).buckets()
+    xs = [x + shift for x in xs]
+    raw_xs, raw_ys = envelope(xs, lows, highs)
+    if smoothing > 0:
+        chart.lines.append(ChartLine(role, series.name, raw_xs, raw_ys, raw=True))
+        chart.lines.append(ChartLine(role, series.name, xs, list(ends)))
+    else:
+        chart.lines.append(ChartLine(role, series.name, raw_xs, raw_ys))
 
 
 def _lr_jumps(line: ChartLine) -> list[float]:

@@ -38,8 +38,9 @@ class Curve:
         return self.bounded and max(abs(v) for v in self.values) > 1.5
 
 
-def curve_of(series: Series, coarse: bool = False) -> Curve:
-    values, steps, epochs = series.coarse() if coarse else series.finite()
+def curve_of(series: Series, coarse: bool = False, changes: bool = False) -> Curve:
+    """The finite points of a series; ``coarse``: as bucket means; ``changes``: only where an LR changed."""
+    values, steps, epochs = series.coarse() if coarse else series.changes() if changes else series.finite()
     if series.meta.split in ("val", "test") and values and values[0] == 0 and any(values):
         # Exact zeros before the first real value mean "not evaluated yet" (YOLO with val=False),
         # not a perfect loss or a zero accuracy.
@@ -134,7 +135,7 @@ class SegmentView:
         if not rates:
             return None
         rates.sort(key=lambda s: -len(s))
-        return curve_of(rates[0])
+        return curve_of(rates[0], changes=len(rates[0]) > 2000)
 
 
 def align(reference: Curve, other: Curve) -> list[float | None]:

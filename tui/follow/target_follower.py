@@ -10,13 +10,16 @@ from tui.follow.change_signal import SAFETY_POLL_SECONDS, ChangeSignal
 from tui.follow.file_follower import FileFollower
 from tui.follow.stream_decoder import FollowBatch
 from tui.launch.run_record import NotOurRun, RunRecord, is_run_dir, load_run_record
-from tui.readers.log_reader import UnreadableLog, resolve_target
+from tui.readers.log_reader import DETECT_BYTES, LogReader, UnreadableLog, resolve_target
 from tui.records import MetricRecord, ReaderNotice, StatusRecord
 
 from trainers.runlog import EVENT_LOG_NAME
 
 # A run directory's captured output, shown on the output key; read as text, never parsed for metrics.
 OUTPUT_FILE_NAMES = ("stdout.log", "stderr.log")
+# A log bigger than this is first shown from its first and last lines while the worker reads it all.
+PREVIEW_ABOVE_BYTES = 8 << 20
+PREVIEW_TAIL_BYTES = 2 << 20
 # A launched command that has written no event log by then is read from what it prints instead.
 PRINTED_METRICS_AFTER_SECONDS = 20.0
 
@@ -88,6 +91,28 @@ class TargetFollower:
         if self._printed_metrics is not None:
             return self._printed_metrics.format_name
         return self.followers[0].format_name
+
+    def preview(self) -> FollowBatch | None:
+        """For one big line-based log: its first and last lines, parsed at once, so the screen shows
+        where the run is within a fraction of a second while the full history is read."""
+        if len(self.log_paths) != 1:
+            return None
+        path = self.log_paths[0]
+        try:
+            size = os.path.getsize(path)
+            if size <= PREVIEW_ABOVE_BYTES:
+                return None
+            with open(path, "rb") as file:
+                head = file.read(DETECT_BYTES)
+                file.seek(size - PREVIEW_TAIL_BYTES)
+                tail = file.read(PREVIEW_TAIL_BYTES)
+            reader = LogReader(path, head)
+        except (OSError, UnreadableLog):
+            return None  # the normal read reports it
+        if reader.rewrites_whole or reader.detected == "tensorboard_events":
+            return None  # not lines: no place to cut in
+        head, tail = head[:head.rfind(b"\n") + 1], tail[tail.find(b"\n") + 1:]
+        return FollowBatch(records=reader.read_all(head + tail), more=True)
 
     def batches(self) -> Iterator[FollowBatch]:
         self._signal = ChangeSignal([follower.path for follower in self.followers], self.poll_seconds)

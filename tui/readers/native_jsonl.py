@@ -29,14 +29,13 @@ class NativeJsonlParser(LineParser):
     def parse_lines(self, lines: list[str]) -> list[Record]:
         records: list[Record] = []
         bad_before = self.skipped_lines
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                self.skipped_lines += 1
-                continue
+        for event in self._events_of(lines):
+            if type(event) is dict and event.get("event") == "metrics":
+                metric = _metrics_record(event)  # nine lines in ten: kept on a short path
+                if metric is not None:
+                    if metric.values:
+                        records.append(metric)
+                    continue
             record = self._record_of(event) if isinstance(event, dict) else None
             if record is None:
                 self.skipped_lines += 1
@@ -45,6 +44,25 @@ class NativeJsonlParser(LineParser):
         if self.skipped_lines > bad_before:
             records.append(ReaderNotice(f"skipped {self.skipped_lines - bad_before} line(s) that are not trainwatch events"))
         return records
+
+    def _events_of(self, lines: list[str]) -> list[Any]:
+        """The decoded lines. Many lines at once are decoded as one JSON array, about twice as fast
+        as line by line; a bad line anywhere sends that batch the slow way, which skips just it."""
+        lines = [line for line in lines if line.strip()]
+        if len(lines) > 1:
+            try:
+                events = json.loads("[" + ",".join(lines) + "]")
+                if len(events) == len(lines):  # a line holding two values ("1, 2") would shift the rest
+                    return events
+            except ValueError:
+                pass
+        events = []
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                self.skipped_lines += 1
+        return events
 
     def _record_of(self, event: dict[str, Any]) -> list[Record] | None:
         kind = event.get("event")
@@ -83,6 +101,27 @@ class NativeJsonlParser(LineParser):
         if kind == "text":
             return [TextRecord(str(event.get("text") or ""), str(event.get("stream") or "stdout"))]
         return None
+
+
+def _metrics_record(event: dict[str, Any]) -> MetricRecord | None:
+    """A metrics event the way RunLog writes it, with plain numbers; None for anything unusual
+    (the general path then reads it). Same result as ``_record_of``, several times faster."""
+    raw, step, epoch, stamp = event.get("metrics"), event.get("step"), event.get("epoch"), event.get("time")
+    if type(raw) is not dict or not (step is None or type(step) is int) \
+            or not (epoch is None or type(epoch) is int or (type(epoch) is float and epoch == epoch)) \
+            or not (stamp is None or type(stamp) is float or type(stamp) is int):
+        return None
+    values: dict[str, float] = {}
+    for name, value in raw.items():
+        kind = type(value)
+        if kind is float or kind is int:
+            values[name] = float(value)
+        elif kind is not bool:
+            number = to_float(value)
+            if number is not None:
+                values[name] = number
+    return MetricRecord(values, step, None if epoch is None else float(epoch),
+                        None if stamp is None else float(stamp))
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -111,6 +111,10 @@ class RemoteFollower:
     def stop(self) -> None:
         self._stopped.set()
 
+    def preview(self) -> None:
+        """No quick preview over ssh: the stream sends the history first, in 1 MB chunks."""
+        return None
+
     # Finding the files -------------------------------------------------------------------------
 
     def resolve(self, interactive: bool = False) -> None:
