@@ -9,6 +9,8 @@ from textual.widgets import Log
 
 from conftest import CORPUS, SEEDS, corpus_rows, seed_path
 from ui_helpers import FIXED_NOW, make_app, plain, settle, wait_for
+import tui.app
+from tui.app import TrainWatch
 from tui.readers.log_reader import UnreadableLog, read_target
 from tui.screens.help_screen import HelpScreen
 from tui.screens.run_picker_screen import RunPickerScreen
@@ -283,3 +285,33 @@ async def test_bare_trainwatch_offers_a_picker_when_several_runs_are_live(tmp_pa
         await pilot.press("down", "enter")
         await settle(pilot, app)
         assert app.target.endswith("b-1")
+
+
+async def test_a_big_log_shows_its_end_first_then_its_whole_history(tmp_path):
+    """Over 8 MB: the first screen comes from the file's first and last lines while the worker
+    reads the whole file; the UI then takes the complete run, and new lines follow as usual."""
+    path = tmp_path / "events.jsonl"
+    with open(path, "w") as log:
+        log.write('{"event":"run_start","time":1,"config":{"max_steps":200000}}\n')
+        for step in range(200_000):
+            log.write('{"event":"metrics","step":%d,"metrics":{"loss":%.6f}}\n' % (step, 1.0 / (step + 1)))
+    assert os.path.getsize(path) > 8 << 20
+    seen = []
+
+    class Recording(TrainWatch):
+        CSS_PATH = os.path.join(os.path.dirname(tui.app.__file__), TrainWatch.CSS_PATH)
+
+        def on_run_loaded(self, message) -> None:  # Textual calls TrainWatch's handler after this one
+            seen.append((message.complete, message.live.model.record_count))
+    app = Recording(str(path), remember=False, host="gpu-box", clock=lambda: FIXED_NOW, poll_seconds=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.history_loaded_at is not None, timeout=60)
+        await settle(pilot, app)
+        assert seen[0][0] is False and 0 < seen[0][1] < 100_000  # the preview: head and tail only
+        assert seen[-1] == (True, 200_001)
+        assert app.first_screen_at <= app.history_loaded_at
+        assert "step 199999/200000" in app.query_one(RunHeader).render().plain
+        assert len(app.live.model.current.series["loss"]) == 200_000
+        with open(path, "a") as log:
+            log.write('{"event":"metrics","step":200000,"metrics":{"loss":0.0000001}}\n')
+        await wait_for(pilot, lambda: "step 200000/200000" in app.query_one(RunHeader).render().plain, timeout=10)

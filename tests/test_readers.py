@@ -8,7 +8,7 @@ import pytest
 
 from conftest import CORPUS, corpus_path, corpus_rows, seed_path
 from tui.readers import UnreadableLog, read_target
-from tui.records import DecodeRecord, MetricRecord, TextRecord
+from tui.records import DecodeRecord, MetricRecord, ReaderNotice, TextRecord
 from tui.run_model import RunModel
 from trainers.runlog import RunLog
 
@@ -134,3 +134,49 @@ def test_missing_empty_and_binary_inputs_are_refused_clearly(tmp_path):
     (tmp_path / "weights.bin").write_bytes(b"\x00\x01\x02" * 100)
     with pytest.raises(UnreadableLog, match="binary"):
         read_target(str(tmp_path / "weights.bin"))
+
+
+def test_batched_decoding_reads_like_line_by_line():
+    """Native lines are decoded many at once; a bad line anywhere must cost only itself."""
+    from tui.readers.native_jsonl import NativeJsonlParser
+
+    lines = ['{"event":"metrics","time":1.5,"step":1,"epoch":0,"metrics":{"loss":0.5,"acc":"81%"}}',
+             '{"event":"metrics","step":2,"metrics":{"loss":NaN,"flag":true}}',
+             'not json', '1, 2', '{"event":"status","state":"running"}',
+             '{"event":"metrics","step":3.0,"metrics":{"loss":0.25}}']
+    batched = NativeJsonlParser().parse_lines(lines)
+    one_by_one = [record for line in lines for record in NativeJsonlParser().parse_lines([line])]
+    assert [repr(r) for r in batched if not isinstance(r, ReaderNotice)] == \
+           [repr(r) for r in one_by_one if not isinstance(r, ReaderNotice)]
+    assert "skipped 2 line(s)" in batched[-1].message
+    first = batched[0]
+    assert first.values == {"loss": 0.5, "acc": 81.0} and first.step == 1 and first.epoch == 0.0
+
+
+def test_queued_metrics_keep_their_order_and_reach_the_file_at_exit(tmp_path):
+    """RunLog.metrics only queues; the writer thread, every other event and interpreter exit all
+    write in call order, and nothing queued is lost when the script just ends."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "events.jsonl"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r})
+        from trainers.runlog import RunLog
+        log = RunLog({str(path)!r})
+        for step in range(5000):
+            log.metrics(step=step, loss=1.0 / (step + 1))
+            if step == 2500:
+                log.ack("c1", "set_lr", True, message="halfway")
+        for step in range(5000, 6000):
+            log.metrics(step=step, loss=0.1)
+        # no close(): the interpreter's exit must write what is still queued
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True)
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    steps = [event["step"] for event in events if event["event"] == "metrics"]
+    assert steps == list(range(6000))
+    ack_at = next(i for i, event in enumerate(events) if event["event"] == "ack")
+    assert events[ack_at - 1]["step"] == 2500 and events[ack_at + 1]["step"] == 2501

@@ -19,7 +19,7 @@ from trainers.runlog import EVENT_LOG_NAME
 OUTPUT_FILE_NAMES = ("stdout.log", "stderr.log")
 # A log bigger than this is first shown from its first and last lines while the worker reads it all.
 PREVIEW_ABOVE_BYTES = 8 << 20
-PREVIEW_TAIL_BYTES = 2 << 20
+PREVIEW_TAIL_BYTES = 512 << 10
 # A launched command that has written no event log by then is read from what it prints instead.
 PRINTED_METRICS_AFTER_SECONDS = 20.0
 

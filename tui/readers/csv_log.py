@@ -80,9 +80,7 @@ class CsvLogParser(LineParser):
     def parse_lines(self, lines: list[str]) -> list[Record]:
         records: list[Record] = []
         skipped_before = self.skipped_rows
-        for line in lines:
-            if not line.strip():
-                continue
+        for line, cells in self._rows_of(lines):
             if self.header is None:
                 self._set_header(line)
                 continue
@@ -90,9 +88,7 @@ class CsvLogParser(LineParser):
                 # The header again: another run was appended to this file.
                 records.append(RunStartRecord())
                 continue
-            try:
-                cells = next(csv.reader([line]))
-            except csv.Error:
+            if cells is None:
                 self.skipped_rows += 1
                 continue
             record = self._record_of(cells)
@@ -103,6 +99,25 @@ class CsvLogParser(LineParser):
         if self.skipped_rows > skipped_before:
             records.append(ReaderNotice(f"skipped {self.skipped_rows - skipped_before} CSV row(s) without numbers"))
         return records
+
+    @staticmethod
+    def _rows_of(lines: list[str]) -> list[tuple[str, list[str] | None]]:
+        """(line, cells) for each non-blank line, split by one csv.reader over the batch; a line
+        the csv module refuses gets None (the batch is then split line by line)."""
+        lines = [line for line in lines if line.strip()]
+        try:
+            rows = list(csv.reader(lines))
+            if len(rows) == len(lines):
+                return list(zip(lines, rows))
+        except csv.Error:
+            pass
+        split: list[tuple[str, list[str] | None]] = []
+        for line in lines:
+            try:
+                split.append((line, next(csv.reader([line]))))
+            except csv.Error:
+                split.append((line, None))
+        return split
 
     def _record_of(self, cells: list[str]) -> Record | None:
         assert self.header is not None
