@@ -47,6 +47,7 @@ from tui.widgets.run_header import RunHeader
 SMOOTHING_STOPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
 # The screen is redrawn at most this often, however fast records arrive; the diagnosis less often.
 MIN_REDRAW_SECONDS = 0.05
+MIN_CHART_SECONDS = 0.25
 MIN_DIAGNOSIS_SECONDS = 0.5
 NARROW_WIDTH = 90  # below this the findings panel shares the width instead of keeping 38 columns
 PANELS = {"metrics": "#metrics-box", "charts": "#charts", "findings": "#findings-box", "decodes": "#decodes-box",
@@ -132,6 +133,8 @@ class TrainWatch(App[None]):
         self._last_redraw = 0.0
         self._last_diagnosis = 0.0
         self._redraw_pending = False
+        self._chart_pending = False
+        self._last_chart_draw = 0.0
         self._diagnosis_pending = False
         self._header_timer: Timer | None = None
         self.stop_timeouts = stop_timeouts or StopTimeouts()
@@ -272,7 +275,7 @@ class TrainWatch(App[None]):
                 self.post_message(RecordsRead(batch))
                 continue
             live.apply(batch, self.clock())
-            if batch.connection is not None and not batch.records:
+            if batch.notices or batch.connection is not None:  # news and the link's state: shown at once
                 self.post_message(RecordsRead(FollowBatch(notices=batch.notices, connection=batch.connection)))
             if batch.more:
                 continue
@@ -299,8 +302,6 @@ class TrainWatch(App[None]):
         output = self.query_one("#output", Log)
         output.clear()
         output.write_lines(list(live.output))
-        for notice in list(live.notices)[-3:]:
-            self.notify(notice, severity="warning", timeout=6)
         if message.complete:
             self.history_loaded_at = time.monotonic()
         elif live.model.record_count:
@@ -345,7 +346,7 @@ class TrainWatch(App[None]):
         """Everything read so far is on screen and diagnosed (tests and benchmarks wait for this)."""
         live = self.live
         return (live is not None and live.initial_read_done and not self._redraw_pending
-                and not self._diagnosis_pending and not live.diagnosis_stale)
+                and not self._chart_pending and not self._diagnosis_pending and not live.diagnosis_stale)
 
     def on_unmount(self) -> None:
         if self.follower is not None:
@@ -371,7 +372,7 @@ class TrainWatch(App[None]):
         if live is None:
             return
         self.query_one(MetricsTable).show_rows(metric_rows(live.model))
-        self._draw_charts()
+        self._draw_charts_soon()
         if self.first_screen_at is None and live.model.record_count:
             self.first_screen_at = time.monotonic()
         current = live.model.current
@@ -396,7 +397,21 @@ class TrainWatch(App[None]):
         if live.diagnose() or not live.findings:
             self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count))
 
+    def _draw_charts_soon(self) -> None:
+        """Charts follow a fast run at most every MIN_CHART_SECONDS (the table and header keep up at
+        every redraw): drawing braille for three charts is most of what a redraw costs."""
+        if self._chart_pending:
+            return
+        wait = MIN_CHART_SECONDS - (time.monotonic() - self._last_chart_draw)
+        if wait <= 0:
+            self._draw_charts()
+        else:
+            self._chart_pending = True
+            self.set_timer(wait, self._draw_charts)
+
     def _draw_charts(self) -> None:
+        self._chart_pending = False
+        self._last_chart_draw = time.monotonic()
         if self.live is None or not self.query_one("#charts").display:
             return
         charts = key_charts(self.live.model, self.smoothing)

@@ -17,6 +17,8 @@ from trainers.runlog import EVENT_LOG_NAME
 
 # A run directory's captured output, shown on the output key; read as text, never parsed for metrics.
 OUTPUT_FILE_NAMES = ("stdout.log", "stderr.log")
+# New lines are read at most this often (the UI redraws at most every 50 ms anyway).
+MIN_BATCH_INTERVAL_SECONDS = 0.02
 # A log bigger than this is first shown from its first and last lines while the worker reads it all.
 PREVIEW_ABOVE_BYTES = 8 << 20
 PREVIEW_TAIL_BYTES = 512 << 10
@@ -118,11 +120,17 @@ class TargetFollower:
         self._signal = ChangeSignal([follower.path for follower in self.followers], self.poll_seconds)
         try:
             while not self._stopped.is_set():
+                read_at = time.monotonic()
                 batch = self.read_once()
                 if batch:
                     yield batch
                 if not batch.more and not self._stopped.is_set():
                     self._signal.wait()
+                    # A trainer logging a thousand lines a second would otherwise cost a batch per
+                    # line: gather for a moment so the UI gets at most one batch per interval.
+                    pause = MIN_BATCH_INTERVAL_SECONDS - (time.monotonic() - read_at)
+                    if pause > 0:
+                        self._stopped.wait(pause)
         finally:
             self._signal.close()
             for follower in self.followers:

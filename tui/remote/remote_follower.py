@@ -79,6 +79,7 @@ class RemoteFollower:
         self.record: RunRecord | None = None
         self.stream_process: subprocess.Popen | None = None
         self.reconnects = 0  # how many times the stream was started again after a failure
+        self.synced_once = False  # the stream has caught up with the files at least once
         self._stopped = threading.Event()
         self._restart_wanted = False
         self._printed_metrics: RemoteFile | None = None
@@ -165,7 +166,8 @@ class RemoteFollower:
             while not self._stopped.is_set():
                 try:
                     if not planned_restart:
-                        yield FollowBatch(connection="reconnecting…" if last_problem else "connecting…")
+                        yield FollowBatch(connection="reconnecting…" if last_problem else "connecting…",
+                                          more=not self.synced_once)
                     planned_restart = False
                     self.resolve()
                     if last_problem is not None:
@@ -187,7 +189,8 @@ class RemoteFollower:
                 notices = [f"{problem}; reconnecting"] if problem != last_problem else []
                 last_problem = problem
                 reason = problem.removeprefix(f"ssh {self.host}: ")  # the header names the host already
-                yield FollowBatch(notices=notices, connection=f"retry {attempt} in {delay:g} s: {reason}")
+                yield FollowBatch(notices=notices, connection=f"retry {attempt} in {delay:g} s: {reason}",
+                                  more=not self.synced_once)
                 self._stopped.wait(delay)
         finally:
             self._end_stream()
@@ -216,7 +219,7 @@ class RemoteFollower:
             for event in parser.feed(data):
                 if event.file_number == 0:
                     if event.kind == "sync" and not synced:
-                        synced = True
+                        synced = self.synced_once = True
                         batch.connection = "connected"
                         if announce_reconnect:
                             batch.notices.append(f"ssh {self.host}: reconnected; resumed where the stream stopped")
@@ -227,7 +230,7 @@ class RemoteFollower:
             self.trainer_logged = self.trainer_logged or has_trainer_events(batch.records)
             if synced:
                 self._maybe_read_printed_metrics(batch)
-            batch.more = not synced  # the first screen waits for the whole backlog
+            batch.more = not self.synced_once  # the history is read whole before the first screen
             if len(self.log_files) > 1:
                 order_merged_records(batch.records)
             if batch or synced:
