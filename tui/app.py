@@ -265,8 +265,7 @@ class TrainWatch(App[None]):
         if preview is not None:
             shown = self._new_live(follower)
             shown.apply(preview, self.clock())
-            shown.initial_read_done = True
-            shown.diagnose()
+            shown.initial_read_done = shown.partial = True
             self.post_message(RunLoaded(shown, follower, complete=False))
         live = self._new_live(follower)
         loading = True
@@ -306,7 +305,8 @@ class TrainWatch(App[None]):
             self.history_loaded_at = time.monotonic()
         elif live.model.record_count:
             self.notify("showing the end of a big log while its full history loads", timeout=4)
-        self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count))
+        self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count),
+                                                    partial=live.partial)
         self._request_redraw(immediate=True)
 
     def on_records_read(self, message: RecordsRead) -> None:
@@ -395,7 +395,8 @@ class TrainWatch(App[None]):
             return
         self._last_diagnosis = time.monotonic()
         if live.diagnose() or not live.findings:
-            self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count))
+            self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count),
+                                                        partial=live.partial)
 
     def _draw_charts_soon(self) -> None:
         """Charts follow a fast run at most every MIN_CHART_SECONDS (the table and header keep up at

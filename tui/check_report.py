@@ -14,9 +14,9 @@ from tui.run_model import RunModel
 
 def diagnose_target(target: str, thresholds: dict | None = None) -> tuple[RunModel, list[Finding]]:
     """Read a target completely and run every diagnosis on it."""
-    contents = read_target(target)
-    model = RunModel(contents.source, contents.format_name)
-    model.apply(contents.records)
+    model = RunModel()
+    contents = read_target(target, sink=model.apply)
+    model.source, model.format_name = contents.source, contents.format_name
     return model, DiagnosisEngine(thresholds).update(model)
 
 

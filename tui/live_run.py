@@ -47,6 +47,9 @@ class LiveRun:
         self.progress: deque[ProgressMark] = deque(maxlen=_RATE_WINDOW)
         self.initial_read_done = False
         self.connection = ""  # a remote target's ssh connection state, for the header
+        # A preview of a big log (its first and last lines): shown, never diagnosed, since the
+        # gap between head and tail would read as a plateau or a jump.
+        self.partial = False
         self._diagnosed_revision = -1
 
     def apply(self, batch: FollowBatch, now: float) -> None:
@@ -93,7 +96,7 @@ class LiveRun:
 
     def diagnose(self) -> bool:
         """Re-run the diagnosis if anything changed since last time; True when it ran."""
-        if not self.diagnosis_stale:
+        if not self.diagnosis_stale or self.partial:
             return False
         self.findings = self.engine.update(self.model)
         self._diagnosed_revision = self.model.revision

@@ -114,7 +114,7 @@ class TargetFollower:
         if reader.rewrites_whole or reader.detected == "tensorboard_events":
             return None  # not lines: no place to cut in
         head, tail = head[:head.rfind(b"\n") + 1], tail[tail.find(b"\n") + 1:]
-        return FollowBatch(records=reader.read_all(head + tail), more=True)
+        return FollowBatch(records=reader.read_all(head + tail), more=True, modified_at=os.path.getmtime(path))
 
     def batches(self) -> Iterator[FollowBatch]:
         self._signal = ChangeSignal([follower.path for follower in self.followers], self.poll_seconds)

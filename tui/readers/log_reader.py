@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tui.readers.csv_log import CsvLogParser, looks_like_csv_header
@@ -231,24 +232,40 @@ class TargetContents:
     records: list[Record] = field(default_factory=list)
 
 
-def read_target(target: str) -> TargetContents:
-    """Read a file or directory completely (the headless path used by ``trainwatch check``)."""
+# A single big file is read and handed over in pieces of this size, so a check of a 1M-step log
+# never holds all its records at once.
+READ_PIECE_BYTES = 4 << 20
+
+
+def read_target(target: str, sink: Callable[[list[Record]], None] | None = None) -> TargetContents:
+    """Read a file or directory completely (the headless path used by ``trainwatch check``).
+    With ``sink``, a single file's records go to it piece by piece instead of into the result."""
     files = resolve_target(target)
     merged: list[Record] = []
     format_name = ""
     for path in files:
         try:
             with open(path, "rb") as handle:
-                data = handle.read()
+                head = handle.read(DETECT_BYTES)
+                reader = LogReader(path, head)
+                if reader.detected == "empty":
+                    raise UnreadableLog(f"{path}: the file is empty")
+                if sink is None or len(files) > 1 or reader.rewrites_whole:
+                    merged.extend(reader.read_all(head + handle.read()))
+                else:
+                    piece = head
+                    while piece:
+                        sink(reader.feed(piece))
+                        piece = handle.read(READ_PIECE_BYTES)
+                    sink(reader.finish())
+                format_name = reader.format_name  # a parser may name its dialect only once it has read it
         except OSError as error:
             raise UnreadableLog(f"{path}: {error.strerror or error}") from None
-        reader = LogReader(path, data[:DETECT_BYTES])
-        if reader.detected == "empty":
-            raise UnreadableLog(f"{path}: the file is empty")
-        merged.extend(reader.read_all(data))
-        format_name = reader.format_name
     if len(files) > 1:
         # MLflow keeps one file per metric: order the points by step so they read as one run.
         merged.sort(key=lambda record: record.step if isinstance(record, MetricRecord) and record.step is not None else 0)
         format_name = "mlflow_run"
+    if sink is not None and merged:
+        sink(merged)
+        merged = []
     return TargetContents(files[0] if len(files) == 1 else target, format_name, merged)

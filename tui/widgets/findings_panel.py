@@ -18,9 +18,10 @@ class FindingsPanel(Static):
                          "findings-panel--title", "findings-panel--evidence", "findings-panel--action",
                          "findings-panel--quiet"}
 
-    def show_findings(self, findings: list[Finding], diagnosed: bool) -> None:
+    def show_findings(self, findings: list[Finding], diagnosed: bool, partial: bool = False) -> None:
         if not findings:
-            message = "no problems found so far" if diagnosed else "waiting for enough data to diagnose…"
+            message = ("reading the whole log: findings come when it is in" if partial
+                       else "no problems found so far" if diagnosed else "waiting for enough data to diagnose…")
             self.update(Text(message, style=self.get_component_rich_style("findings-panel--quiet")))
             return
         blocks = []
