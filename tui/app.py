@@ -61,9 +61,10 @@ _SUGGESTED_PRESET_RE = re.compile(r"preset '([\w-]+)'")
 class RecordsRead(Message):
     """A batch of records, text lines and notices was read from the followed files."""
 
-    def __init__(self, batch: FollowBatch) -> None:
+    def __init__(self, batch: FollowBatch, follower) -> None:
         super().__init__()
         self.batch = batch
+        self.follower = follower  # a batch from a follower since replaced (a restart) is dropped
 
 
 class RunLoaded(Message):
@@ -271,11 +272,12 @@ class TrainWatch(App[None]):
         loading = True
         for batch in follower.batches():
             if not loading:
-                self.post_message(RecordsRead(batch))
+                self.post_message(RecordsRead(batch, follower))
                 continue
             live.apply(batch, self.clock())
             if batch.notices or batch.connection is not None:  # news and the link's state: shown at once
-                self.post_message(RecordsRead(FollowBatch(notices=batch.notices, connection=batch.connection)))
+                self.post_message(RecordsRead(FollowBatch(notices=batch.notices, connection=batch.connection),
+                                              follower))
             if batch.more:
                 continue
             loading = False
@@ -311,7 +313,7 @@ class TrainWatch(App[None]):
 
     def on_records_read(self, message: RecordsRead) -> None:
         live = self.live
-        if live is None:
+        if live is None or message.follower is not self.follower:
             return
         batch = message.batch
         live.apply(batch, self.clock())

@@ -66,10 +66,15 @@ class LiveRun:
             if match:
                 self.total_epochs = int(match.group(1))
         for record in batch.records:
-            if isinstance(record, RunStartRecord):
+            if type(record) is RunStartRecord:
                 self._read_totals(record.config)
-            elif isinstance(record, MetricRecord):
-                self._mark_progress(record, now)
+        timed = [record for record in batch.records if type(record) is MetricRecord]
+        if len(timed) > _RATE_WINDOW + 1:
+            # Speed comes from the newest marks and elapsed time from the first: a batch of a
+            # million history records needs only those.
+            timed = [timed[0], *timed[-_RATE_WINDOW:]]
+        for record in timed:
+            self._mark_progress(record, now)
 
     def _read_totals(self, config: dict) -> None:
         for key in _TOTAL_EPOCH_KEYS:
