@@ -29,7 +29,10 @@ WRITER = textwrap.dedent("""
         if epoch == 20:
             time.sleep(0.3)
             if mode == "rotate":
-                log.close(); os.rename(path, path + ".1"); log = RunLog(path)
+                # The old file moves to .1 and a new one takes its place in one step, so the path
+                # never vanishes (a bare rename-then-create can be seen as "deleted" in between).
+                log.close(); os.link(path, path + ".1"); open(path + ".new", "w").close()
+                os.replace(path + ".new", path); log = RunLog(path)
             elif mode == "truncate":
                 os.truncate(path, 0)  # logrotate's copytruncate; RunLog appends, so it goes on at 0
             elif mode == "delete":

@@ -143,7 +143,6 @@ class TrainWatch(App[None]):
         self.pending: dict[str, str] = {}  # command id -> what was asked, until the trainer acknowledges
         self.parent_live: LiveRun | None = None  # after a restart: the run it came from, for comparison
         self.chosen_preset: str | None = None
-        self.started_at = time.monotonic()
         self.first_screen_at: float | None = None  # when a screen with data was first drawn (benchmarks)
         self.history_loaded_at: float | None = None  # when the whole history was in
 
@@ -291,9 +290,8 @@ class TrainWatch(App[None]):
         return LiveRun(follower.source, follower.format_name, self.thresholds)
 
     def on_run_loaded(self, message: RunLoaded) -> None:
-        if message.follower is not self.follower or (self.live is not None and self.live.initial_read_done
-                                                     and self.live is not message.live and not message.complete):
-            return  # from a target no longer followed, or a preview arriving after the full history
+        if message.follower is not self.follower:
+            return  # from a target no longer followed (the worker posts the preview before the history)
         live = message.live
         live.connection = live.connection or (self.live.connection if self.live is not None else "")
         self.live = live
@@ -432,7 +430,7 @@ class TrainWatch(App[None]):
         header.pending = ", ".join(self.pending.values())
         if self.live is not None:
             name = self.run_handle.record.name if self.run_handle is not None else None
-            host = getattr(self.follower, "host", None) or self.host
+            host = (self.follower.host if self.follower is not None else None) or self.host
             overview = describe_run(self.live, self.clock(), host, name=name)
             if overview != header.overview:  # the clock ticks every second; repaint only on change
                 header.overview = overview

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tui.readers.line_buffer import LineBuffer
-from tui.readers.log_reader import LogReader
+from tui.readers.log_reader import DETECT_BYTES, LogReader, format_from_name
 from tui.records import ReaderNotice, Record
 
 
@@ -53,12 +53,15 @@ class StreamDecoder:
         return self.reader is not None and self.reader.rewrites_whole
 
     def detect(self, head: bytes) -> bool:
-        """Pick the reader from the file's first bytes; False while there is nothing to detect from.
+        """Pick the reader from the file's first bytes; False while there is nothing to detect from
+        (blank, or a first line not yet complete, unless the file name alone tells the format).
         Raises UnreadableLog for a file no reader can read (binary data)."""
         if not self.parse or self.reader is not None:
             return True
         if not head.strip():
             return False
+        if b"\n" not in head and len(head) < DETECT_BYTES and format_from_name(self.path) is None:
+            return False  # the first line is still being written: too early to tell the format
         self.reader = LogReader(self.path, head)
         return True
 

@@ -19,7 +19,7 @@ from tui.follow.stream_decoder import FollowBatch, StreamDecoder
 from tui.follow.target_follower import (OUTPUT_FILE_NAMES, has_trainer_events, order_merged_records,
                                         printed_metrics_due)
 from tui.launch.run_record import RUN_RECORD_NAME, NotOurRun, RunRecord, parse_run_record
-from tui.readers.log_reader import DETECT_BYTES, LISTING_DEPTH, UnreadableLog, format_from_name, pick_logs
+from tui.readers.log_reader import DETECT_BYTES, LISTING_DEPTH, UnreadableLog, pick_logs
 from tui.remote.remote_scripts import FINGERPRINT_BYTES, MARK, StreamedFile, probe_script, stream_script
 from tui.remote.remote_target import RemoteTarget
 from tui.remote.ssh_connection import SshConnection, SshError, describe_ssh_failure, end_process
@@ -312,11 +312,8 @@ class RemoteFollower:
         decoder = file.decoder
         if decoder.parse and decoder.reader is None:
             file.undetected += data
-            head = bytes(file.undetected[:DETECT_BYTES])
-            if b"\n" not in head and len(head) < DETECT_BYTES and format_from_name(file.path) is None:
-                return  # the first line is still being written: too early to tell the format
             try:
-                if not decoder.detect(head):
+                if not decoder.detect(bytes(file.undetected[:DETECT_BYTES])):
                     return
             except UnreadableLog as error:
                 file.state = "unreadable"
