@@ -83,6 +83,17 @@ class SshServer:
     def environment(self) -> dict[str, str]:
         return {**os.environ, SSH_COMMAND_ENV: self.ssh_command}
 
+    def shared_file(self, name: str, text: str) -> str:
+        """A file, readable by everyone, under a directory every user can enter (a pytest tmp_path
+        is owner-only, so the second user could not even reach a file there)."""
+        path = os.path.join(self.directory, name)
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        os.chmod(os.path.dirname(path), 0o755)
+        with open(path, "w") as file:
+            file.write(text)
+        os.chmod(path, 0o644)
+        return path
+
     def start(self) -> None:
         log = open(os.path.join(self.directory, "sshd.log"), "ab")
         self.process = subprocess.Popen([SSHD, "-D", "-e", "-f", os.path.join(self.directory, "sshd_config")],

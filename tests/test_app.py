@@ -8,6 +8,7 @@ import pytest
 from textual.widgets import Log
 
 from conftest import CORPUS, SEEDS, corpus_rows, seed_path
+from tensorboard_logs import TensorBoardLog
 from ui_helpers import FIXED_NOW, make_app, plain, settle, wait_for
 import tui.app
 from tui.app import TrainWatch
@@ -99,29 +100,17 @@ async def test_appended_epochs_appear_live(tmp_path):
 
 
 async def test_tensorboard_event_file_is_followed_as_it_grows(tmp_path):
-    from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.compat.proto.summary_pb2 import Summary
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    writer = EventFileWriter(str(tmp_path))
-
-    def write_steps(steps: range) -> None:
-        for step in steps:
-            summary = Summary(value=[Summary.Value(tag="train/loss", simple_value=1.0 / (step + 1)),
-                                     Summary.Value(tag="val/loss", simple_value=2.0 / (step + 1))])
-            writer.add_event(Event(step=step, wall_time=1000.0 + step, summary=summary))
-        writer.flush()
-
-    write_steps(range(20))
+    log = TensorBoardLog(str(tmp_path))
+    log.write_steps(range(20))
     app = make_app(str(tmp_path), poll_seconds=0.2)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app)
         assert table_rows(app)["loss"][1:3] == ["0.05", "0.1"]
-        write_steps(range(20, 40))
+        log.write_steps(range(20, 40))
         await wait_for(pilot, lambda: table_rows(app)["loss"][1] == "0.025")
         assert table_rows(app)["loss"][1:3] == ["0.025", "0.05"]
         assert "step 39" in app.query_one(RunHeader).render().plain
-    writer.close()
+    log.close()
 
 
 async def test_truncation_is_shown_as_a_notice(tmp_path):

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from conftest import CORPUS, corpus_path, corpus_rows, seed_path
+from tensorboard_logs import TensorBoardLog
 from tui.readers import UnreadableLog, read_target
 from tui.records import DecodeRecord, MetricRecord, ReaderNotice, TextRecord
 from tui.run_model import RunModel
@@ -108,17 +109,10 @@ def test_native_event_log_round_trip(tmp_path):
 
 
 def test_tensorboard_event_file(tmp_path):
-    tensorboard = pytest.importorskip("tensorboard")
-    from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.compat.proto.summary_pb2 import Summary
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    writer = EventFileWriter(str(tmp_path))
-    for step in range(50):
-        summary = Summary(value=[Summary.Value(tag="train/loss", simple_value=1.0 / (step + 1)),
-                                 Summary.Value(tag="val/loss", simple_value=2.0 / (step + 1))])
-        writer.add_event(Event(step=step, wall_time=1000.0 + step, summary=summary))
-    writer.close()
+    pytest.importorskip("tensorboard")
+    log = TensorBoardLog(str(tmp_path))
+    log.write_steps(range(50))
+    log.close()
     model = model_of(str(tmp_path))
     assert model.format_name == "tensorboard_events"
     assert model.summary_of("train/loss")["points"] == 50

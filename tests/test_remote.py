@@ -4,6 +4,7 @@ LR change, checkpoint and stop of a remote reference trainer; stop by signal of 
 the callback; and one clear line for each way a connection or a path can be wrong."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import time
 import pytest
 
 from run_helpers import PYTHON, wait_for
+from tensorboard_logs import TensorBoardLog
 from tui.launch.launcher import launch_run
 from tui.launch.run_control import RunHandle, StopTimeouts
 from tui.records import AckRecord, MetricRecord, ResetRecord, StatusRecord
@@ -76,44 +78,41 @@ def remote(path: str, host: str = "twtest") -> RemoteFollower:
     return RemoteFollower(RemoteTarget(host, path))
 
 
-def test_every_record_once_when_the_ssh_client_is_killed(over_ssh, tmp_path):
-    path = str(tmp_path / "events.jsonl")
-    writer = start_writer(path, 900)
+@contextlib.contextmanager
+def following_a_writer(path: str, count: int):
+    """A separate writer process appending ``count`` numbered records while a remote tail follows
+    them; yields the collector and checks, at the end, that every record arrived exactly once."""
+    writer = start_writer(path, count)
     collector = Collector(remote(path))
     try:
+        yield collector
+        writer.wait(timeout=60)
+        wait_for(lambda: len(collector.steps()) >= count, 60, "every record")
+        time.sleep(0.6)  # a duplicate would arrive within a poll or two
+        assert collector.steps() == list(range(count))
+    finally:
+        writer.kill()
+        collector.close()
+
+
+def test_every_record_once_when_the_ssh_client_is_killed(over_ssh, tmp_path):
+    with following_a_writer(str(tmp_path / "events.jsonl"), 900) as collector:
         wait_for(lambda: len(collector.steps()) > 150, 30, "the first records over ssh")
         collector.follower.stream_process.kill()  # the session's ssh client: the master survives
         wait_for(lambda: len(collector.steps()) > 400, 30, "records after the stream's client was killed")
         collector.follower.connection.master.kill()  # the connection itself
-        writer.wait(timeout=60)
-        wait_for(lambda: len(collector.steps()) >= 900, 60, "every record")
-        time.sleep(0.6)  # a duplicate would arrive within a poll or two
-        assert collector.steps() == list(range(900))
-        assert collector.follower.reconnects >= 2
-        assert any("reconnected" in notice for notice in collector.notices)
-    finally:
-        writer.kill()
-        collector.close()
+    assert collector.follower.reconnects >= 2
+    assert any("reconnected" in notice for notice in collector.notices)
 
 
 def test_every_record_once_when_sshd_restarts(over_ssh, tmp_path):
-    path = str(tmp_path / "events.jsonl")
-    writer = start_writer(path, 900)
-    collector = Collector(remote(path))
-    try:
+    with following_a_writer(str(tmp_path / "events.jsonl"), 900) as collector:
         wait_for(lambda: len(collector.steps()) > 200, 30, "the first records over ssh")
         over_ssh.restart(down_seconds=2.0)  # sshd and every session it served are gone for 2 s
-        writer.wait(timeout=60)
-        wait_for(lambda: len(collector.steps()) >= 900, 60, "every record after sshd came back")
-        time.sleep(0.6)
-        assert collector.steps() == list(range(900))
-        # While sshd was down, the header said so: a retry with the reason.
-        assert any(state.startswith("retry ") and "connection refused" in state for state in collector.states), \
-            collector.states
-        assert collector.states[-1] == "connected"
-    finally:
-        writer.kill()
-        collector.close()
+    # While sshd was down, the header said so: a retry with the reason.
+    assert any(state.startswith("retry ") and "connection refused" in state for state in collector.states), \
+        collector.states
+    assert collector.states[-1] == "connected"
 
 
 def test_rotation_truncation_and_whole_files_over_ssh(over_ssh, tmp_path):
@@ -162,28 +161,18 @@ def test_rotation_truncation_and_whole_files_over_ssh(over_ssh, tmp_path):
 def test_a_tensorboard_event_file_over_ssh(over_ssh, tmp_path):
     """A binary format on the stream: records are length-prefixed, not lines."""
     pytest.importorskip("tensorboard")
-    from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.compat.proto.summary_pb2 import Summary
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    writer = EventFileWriter(str(tmp_path))
-
-    def write_steps(steps: range) -> None:
-        for step in steps:
-            summary = Summary(value=[Summary.Value(tag="train/loss", simple_value=1.0 / (step + 1))])
-            writer.add_event(Event(step=step, wall_time=1000.0 + step, summary=summary))
-        writer.flush()
-    write_steps(range(5))
+    log = TensorBoardLog(str(tmp_path))
+    log.write_steps(range(5))
     collector = Collector(remote(str(tmp_path)))
     try:
         wait_for(lambda: len(collector.steps()) >= 5, 30, "the first events")
-        write_steps(range(5, 12))
+        log.write_steps(range(5, 12))
         wait_for(lambda: len(collector.steps()) >= 12, 30, "the appended events")
         assert collector.follower.format_name == "tensorboard_events"
         assert sorted(set(collector.steps())) == list(range(12))
     finally:
         collector.close()
-        writer.close()
+        log.close()
 
 
 def test_an_mlflow_run_directory_over_ssh(over_ssh, tmp_path):
@@ -242,7 +231,8 @@ def test_lr_change_checkpoint_and_stop_of_a_remote_reference_trainer(over_ssh, t
             local.stop(FAST)
 
 
-PRINTER = "import time\nfor i in range(10**6):\n    print(f'epoch {i} loss {1/(i+1):.4f}', flush=True)\n    time.sleep(0.2)\n"
+PRINTER = ("import time\nfor i in range(10**6):\n    print(f'epoch {i} loss {1/(i+1):.4f}', flush=True)\n"
+           "    time.sleep(0.2)\n")
 
 
 def test_stop_by_signal_a_remote_run_without_the_callback(over_ssh, tmp_path):
@@ -297,12 +287,7 @@ def test_one_clear_line_for_each_connection_problem(ssh_server, tmp_path):
     assert "connection refused" in tail_error(ssh_server, f"twtest-closed:{log}")
     assert tail_error(ssh_server, f"twtest:{tmp_path}/nothing.log").endswith("no such file or directory")
     # Permission denied: a file the login user may not read.
-    secret_dir = os.path.join(ssh_server.directory, "data")
-    os.makedirs(secret_dir, exist_ok=True)
-    os.chmod(secret_dir, 0o755)
-    secret = os.path.join(secret_dir, "secret.log")
-    with open(secret, "w") as file:
-        file.write("epoch 1 loss 0.5\n")
+    secret = ssh_server.shared_file("data/secret.log", "epoch 1 loss 0.5\n")
     host = "twtest-other" if ssh_server.other_user else "twtest"  # root reads anything: log in as another user
     os.chmod(secret, 0o600 if ssh_server.other_user else 0o000)
     assert tail_error(ssh_server, f"{host}:{secret}").endswith("permission denied")
@@ -314,13 +299,8 @@ def test_one_clear_line_for_each_connection_problem(ssh_server, tmp_path):
 def test_permission_lost_and_regained_mid_stream(over_ssh):
     if over_ssh.other_user is None:
         pytest.skip("needs root to let a second user log in; as a normal user chmod 000 is the same check")
-    directory = os.path.join(over_ssh.directory, "shared-run")
-    os.makedirs(directory, exist_ok=True)
-    os.chmod(directory, 0o755)
-    path = os.path.join(directory, "events.jsonl")
-    with open(path, "w") as log:
-        log.write('{"event": "metrics", "step": 0, "metrics": {"loss": 1.0}}\n')
-    os.chmod(path, 0o644)
+    path = over_ssh.shared_file("shared-run/events.jsonl",
+                                '{"event": "metrics", "step": 0, "metrics": {"loss": 1.0}}\n')
     collector = Collector(remote(path, host="twtest-other"))
     try:
         wait_for(lambda: collector.steps() == [0], 30, "the first record as the other user")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from tui.follow.stream_decoder import FollowBatch, StreamDecoder
+from tui.follow.stream_decoder import FollowBatch, StreamDecoder, file_notice
 from tui.readers.log_reader import DETECT_BYTES, UnreadableLog
 
 READ_CHUNK_BYTES = 4 << 20  # one batch per chunk, so a big file shows progress instead of a frozen screen
@@ -77,22 +77,22 @@ class FileFollower:
             batch.more = False
             self._end_file(batch, keep_partial_line=True)
             if status is None:
-                batch.notices.append(f"{self.path} was deleted; waiting for it to be created again")
+                batch.notices.append(file_notice("deleted", self.path))
                 self._announced_missing = True
             else:
-                batch.notices.append(f"{self.path} was replaced by a new file (rotated); following the new file")
+                batch.notices.append(file_notice("rotated", self.path))
                 self._open(status, batch)
             return
         if status.st_size < self._offset or self._rewritten_in_place(status.st_size):
             self.decoder.end_of_file(batch, keep_partial_line=False)
-            batch.notices.append(f"{self.path} was truncated; reading it again from its start")
+            batch.notices.append(file_notice("truncated", self.path))
             self._offset, self._fingerprint = 0, b""
         self._drain(batch)
 
     def _open(self, status: os.stat_result | None, batch: FollowBatch) -> None:
         if status is None:
             if not self._announced_missing:
-                batch.notices.append(f"{self.path}: no such file yet; waiting for it to appear")
+                batch.notices.append(file_notice("missing", self.path))
                 self._announced_missing = True
             self._lost_file = True
             return
@@ -102,7 +102,7 @@ class FileFollower:
             handle.close()  # nothing to detect the format from yet
             return
         if self._lost_file and self._announced_missing:
-            batch.notices.append(f"{self.path} is back; following it")
+            batch.notices.append(file_notice("back", self.path))
         self._announced_missing = self._lost_file = False
         handle.seek(0)
         self._handle, self._identity, self._offset, self._fingerprint = handle, (status.st_dev, status.st_ino), 0, b""

@@ -12,6 +12,20 @@ from tui.readers.log_reader import DETECT_BYTES, LogReader, format_from_name
 from tui.records import ReaderNotice, Record
 
 
+# What happened to a followed file, said the same way whether it is here or over ssh.
+FILE_NOTICES = {
+    "missing": "{name}: no such file yet; waiting for it to appear",
+    "back": "{name} is back; following it",
+    "deleted": "{name} was deleted; waiting for it to be created again",
+    "rotated": "{name} was replaced by a new file (rotated); following the new file",
+    "truncated": "{name} was truncated; reading it again from its start",
+}
+
+
+def file_notice(kind: str, name: str) -> str:
+    return FILE_NOTICES[kind].format(name=name)
+
+
 @dataclass
 class FollowBatch:
     """What one look at the followed files found: records, new text lines, and notices for the user."""

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from tui.follow.stream_decoder import FollowBatch, StreamDecoder
+from tui.follow.stream_decoder import FollowBatch, StreamDecoder, file_notice
 from tui.follow.target_follower import (OUTPUT_FILE_NAMES, has_trainer_events, order_merged_records,
                                         printed_metrics_due)
 from tui.launch.run_record import RUN_RECORD_NAME, NotOurRun, RunRecord, parse_run_record
@@ -265,20 +265,20 @@ class RemoteFollower:
         kind = event.kind
         if kind == "ino":
             if file.state == "missing" and file.seen and announce:
-                batch.notices.append(f"{name} is back; following it")
+                batch.notices.append(file_notice("back", name))
             file.identity, file.state, file.seen = event.args[0], "ok", True
         elif kind == "replaced":
             self._end_file(file, batch, keep_partial_line=True)
             file.identity, file.state, file.seen = event.args[0], "ok", True
             if announce:
-                batch.notices.append(f"{name} was replaced by a new file (rotated); following the new file")
+                batch.notices.append(file_notice("rotated", name))
         elif kind == "missing":
             if file.state == "ok":
                 self._end_file(file, batch, keep_partial_line=True)
                 if announce:
-                    batch.notices.append(f"{name} was deleted; waiting for it to be created again")
+                    batch.notices.append(file_notice("deleted", name))
             elif file.state == "" and announce:
-                batch.notices.append(f"{name}: no such file yet; waiting for it to appear")
+                batch.notices.append(file_notice("missing", name))
             file.state, file.identity = "missing", "-"
         elif kind == "denied":
             if file.state != "denied":
@@ -287,7 +287,7 @@ class RemoteFollower:
         elif kind == "truncated":
             self._end_file(file, batch, keep_partial_line=False)
             if announce:
-                batch.notices.append(f"{name} was truncated; reading it again from its start")
+                batch.notices.append(file_notice("truncated", name))
         elif kind == "data":
             if int(event.args[0]) != file.offset:
                 raise ProtocolError(f"{name}: the stream sent byte {event.args[0]}, expected {file.offset}")
