@@ -64,3 +64,11 @@ def test_long_curves_are_smoothed_over_every_point_then_bucketed():
     assert all(math.isclose(end, smoothed[int(x)], rel_tol=1e-9) for x, end in zip(xs, ends))
     assert max(highs) == max(values)  # a one-point spike survives the bucketing
     assert min(lows) == min(values) and xs[-1] == 49_999
+
+
+def test_a_constant_series_has_a_flat_sparkline():
+    """Bucket means of one repeated value can differ in their last bit; the trend must stay flat."""
+    from tui.metric_rows import SPARK_BLOCKS, sparkline_text
+
+    assert sparkline_text([0.003] * 17, 6) == SPARK_BLOCKS[3] * 6
+    assert sparkline_text([1.0, 2.0, 3.0], 3) == SPARK_BLOCKS[0] + SPARK_BLOCKS[len(SPARK_BLOCKS) // 2] + SPARK_BLOCKS[-1]

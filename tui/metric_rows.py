@@ -95,7 +95,7 @@ def sparkline_text(values: list[float], width: int) -> str:
                   (values[int(i * size):max(int((i + 1) * size), int(i * size) + 1)] for i in range(width))]
     low, high = min(values), max(values)
     span = high - low
-    if span <= 0:
+    if span <= 1e-9 * max(abs(high), abs(low)):  # flat: bucket means of one value differ in the last bit
         return SPARK_BLOCKS[3] * len(values)
     top = len(SPARK_BLOCKS) - 1
     return "".join(SPARK_BLOCKS[round((value - low) / span * top)] for value in values)
