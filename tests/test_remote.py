@@ -132,6 +132,10 @@ def test_rotation_truncation_and_whole_files_over_ssh(over_ssh, tmp_path):
         with open(path, "w") as log:
             log.write("epoch,loss\n3,0.7\n")
         wait_for(lambda: any("replaced by a new file" in n for n in collector.notices), 30, "the rotation notice")
+        # The notice can come before the new file's bytes are read over there: cutting the file now
+        # could take its row away before it was ever sent (that is truncation, tested next).
+        wait_for(lambda: 0.7 in [r.values.get("loss") for r in collector.records if isinstance(r, MetricRecord)],
+                 30, "the new file's row")
         os.truncate(path, 0)
         time.sleep(0.6)
         with open(path, "w") as log:
