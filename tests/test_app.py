@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 
 import pytest
 from textual.widgets import Log
@@ -97,6 +99,36 @@ async def test_appended_epochs_appear_live(tmp_path):
         await wait_for(pilot, lambda: table_rows(app)["loss"][1] == "0.5")
         assert table_rows(app)["loss"][1:3] == ["0.5", "0.7"]
         assert "epoch 1" in app.query_one(RunHeader).render().plain
+
+
+@pytest.mark.parametrize("quit_after", [0.1, 0.2, 0.3])
+async def test_quitting_while_a_fast_run_is_drawn_is_clean(tmp_path, quit_after):
+    """Deferred chart, table and header redraws that come due while the screen is taken down are
+    skipped (one used to raise NoMatches at quit)."""
+    log = tmp_path / "training_log.csv"
+    log.write_text("epoch,loss\n" + "".join(f"{epoch},{1 / (epoch + 1)}\n" for epoch in range(50)))
+    done = threading.Event()
+
+    def append_rows() -> None:
+        epoch = 50
+        while not done.is_set():
+            with open(log, "a") as handle:
+                handle.write(f"{epoch},{1 / (epoch + 1)}\n")
+            epoch += 1
+            time.sleep(0.01)
+
+    writer = threading.Thread(target=append_rows)
+    app = make_app(str(log), poll_seconds=0.02)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot, app)
+            writer.start()
+            await pilot.pause(0.5 + quit_after)  # then quit with redraws pending
+    finally:
+        done.set()
+        if writer.is_alive():
+            writer.join()
+    assert app.return_code in (None, 0)
 
 
 async def test_tensorboard_event_file_is_followed_as_it_grows(tmp_path):

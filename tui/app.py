@@ -354,6 +354,14 @@ class TrainWatch(App[None]):
 
     # Drawing -----------------------------------------------------------------------------------
 
+    def _later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """A deferred redraw, skipped when it comes due after quitting began: the widgets it
+        draws into are being taken down by then."""
+        def unless_quitting() -> None:
+            if self.is_running:
+                callback()
+        return self.set_timer(delay, unless_quitting)
+
     def _request_redraw(self, immediate: bool = False) -> None:
         """Coalesce redraws: a burst of batches costs one redraw per MIN_REDRAW_SECONDS."""
         if self._redraw_pending:
@@ -363,7 +371,7 @@ class TrainWatch(App[None]):
             self._redraw(diagnose_now=immediate)
         else:
             self._redraw_pending = True
-            self.set_timer(wait, self._redraw)
+            self._later(wait, self._redraw)
 
     def _redraw(self, diagnose_now: bool = False) -> None:
         self._redraw_pending = False
@@ -384,7 +392,7 @@ class TrainWatch(App[None]):
             self._diagnose()
         elif live.diagnosis_stale and not self._diagnosis_pending:
             self._diagnosis_pending = True
-            self.set_timer(MIN_DIAGNOSIS_SECONDS, self._diagnose)
+            self._later(MIN_DIAGNOSIS_SECONDS, self._diagnose)
         self._refresh_header()
         self._schedule_header_tick()  # a new write restarts the "last write" clock
 
@@ -408,7 +416,7 @@ class TrainWatch(App[None]):
             self._draw_charts()
         else:
             self._chart_pending = True
-            self.set_timer(wait, self._draw_charts)
+            self._later(wait, self._draw_charts)
 
     def _draw_charts(self) -> None:
         self._chart_pending = False
@@ -441,7 +449,7 @@ class TrainWatch(App[None]):
         if self._header_timer is not None:
             self._header_timer.stop()
         delay = 1.0 if self.live is None else seconds_until_change(self.live, self.clock())
-        self._header_timer = self.set_timer(delay, self._header_tick)
+        self._header_timer = self._later(delay, self._header_tick)
 
     def _header_tick(self) -> None:
         self._refresh_header()
