@@ -44,8 +44,11 @@ def plain(widget) -> str:
 
 
 async def wait_for(pilot, condition, timeout: float = 5.0) -> None:
-    """Pause until ``condition()`` holds (a change made on disk reaches the screen asynchronously)."""
+    """Pause until ``condition()`` holds (a change made on disk reaches the screen asynchronously);
+    fail the test if it never does."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not condition() and loop.time() < deadline:
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"still not true after {timeout:g} s")
         await pilot.pause(0.05)

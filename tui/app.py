@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,6 +21,7 @@ from textual.widgets import Footer, Log
 from tui.chart_data import key_charts
 from tui.follow.stream_decoder import FollowBatch
 from tui.follow.target_follower import TargetFollower
+from tui.gpu_usage import GPU_POLL_SECONDS, NoGpu, read_gpus, run_here
 from tui.launch.control_client import ControlError, describe_lr_request
 from tui.launch.presets import PresetError, load_presets
 from tui.launch.restart import RestartProposal, propose_restart, restart_run
@@ -28,6 +30,7 @@ from tui.launch.run_record import NotOurRun, is_run_dir
 from tui.remote.remote_follower import RemoteFollower
 from tui.remote.remote_run_host import SshRunHost
 from tui.remote.remote_target import parse_remote_target
+from tui.remote.ssh_connection import SshError
 from tui.live_run import LiveRun
 from tui.metric_rows import metric_rows
 from tui.run_listing import list_runs
@@ -65,6 +68,15 @@ class RecordsRead(Message):
         super().__init__()
         self.batch = batch
         self.follower = follower  # a batch from a follower since replaced (a restart) is dropped
+
+
+class GpusRead(Message):
+    """The header's GPU text for the followed run's machine ("" for nothing to show)."""
+
+    def __init__(self, text: str, follower) -> None:
+        super().__init__()
+        self.text = text
+        self.follower = follower
 
 
 class RunLoaded(Message):
@@ -138,6 +150,8 @@ class TrainWatch(App[None]):
         self._last_chart_draw = 0.0
         self._diagnosis_pending = False
         self._header_timer: Timer | None = None
+        self.run_active = False  # the followed run is running or its log is being written (the header says)
+        self.gpu_text = ""  # "GPU 87% · 12.1/79.6 GiB" for the run's machine, while it runs
         self.stop_timeouts = stop_timeouts or StopTimeouts()
         self.run_handle: RunHandle | None = None  # set when the followed target is a launched run
         self.pending: dict[str, str] = {}  # command id -> what was asked, until the trainer acknowledges
@@ -254,7 +268,9 @@ class TrainWatch(App[None]):
                     self.notify(str(error), severity="warning")
             self.follower = TargetFollower(target, self.poll_seconds)
         self.live = LiveRun(self.follower.source, "", self.thresholds)  # empty until the worker hands one over
+        self.gpu_text = ""
         self.tail_run(self.follower)
+        self.watch_gpus(self.follower)
 
     @work(thread=True, exclusive=True, group="tail")
     def tail_run(self, follower: TargetFollower | RemoteFollower) -> None:
@@ -285,6 +301,31 @@ class TrainWatch(App[None]):
             live.diagnose()
             key_charts(live.model, self.smoothing)  # folds long curves into their display buckets here
             self.post_message(RunLoaded(live, follower, complete=True))
+
+    @work(thread=True, exclusive=True, group="gpus")
+    def watch_gpus(self, follower: TargetFollower | RemoteFollower) -> None:
+        """While the run is live, read its machine's GPU use every GPU_POLL_SECONDS (over ssh for a
+        remote run). A machine without nvidia-smi is asked once; a failed read is tried again later."""
+        remote = isinstance(follower, RemoteFollower)
+        run_script = follower.run_on_host if remote else run_here
+        wait = 1.0  # soon after the run shows as live, then every GPU_POLL_SECONDS
+        while not follower.wait_stopped(wait):
+            text = ""
+            if self.run_active and (not remote or follower.synced_once):
+                handle = self.run_handle
+                try:
+                    text = read_gpus(run_script, run_group=handle.record.pid if handle is not None else None)
+                except NoGpu:
+                    return
+                except (OSError, subprocess.SubprocessError, SshError):
+                    pass  # asked again next time; the header just shows no GPU meanwhile
+            self.post_message(GpusRead(text, follower))
+            wait = GPU_POLL_SECONDS
+
+    def on_gpus_read(self, message: GpusRead) -> None:
+        if message.follower is self.follower and message.text != self.gpu_text:
+            self.gpu_text = message.text
+            self._refresh_header()
 
     def _new_live(self, follower: TargetFollower | RemoteFollower) -> LiveRun:
         return LiveRun(follower.source, follower.format_name, self.thresholds)
@@ -439,7 +480,8 @@ class TrainWatch(App[None]):
         if self.live is not None:
             name = self.run_handle.record.name if self.run_handle is not None else None
             host = (self.follower.host if self.follower is not None else None) or self.host
-            overview = describe_run(self.live, self.clock(), host, name=name)
+            overview = describe_run(self.live, self.clock(), host, name=name, gpu=self.gpu_text)
+            self.run_active = overview.state in ("running", "live")
             if overview != header.overview:  # the clock ticks every second; repaint only on change
                 header.overview = overview
 

@@ -23,6 +23,7 @@ class RunOverview:
     host: str
     format_name: str
     connection: str = ""  # "connected", "retry in 4 s (attempt 3): ..." for a remote target
+    gpu: str = ""  # "GPU 87% · 12.1/79.6 GiB" while the run runs on a machine with GPUs
 
 
 def format_duration(seconds: float | None) -> str:
@@ -49,7 +50,7 @@ def run_name_of(source: str) -> str:
     return f"{parent}/{os.path.basename(path)}" if parent else os.path.basename(path)
 
 
-def describe_run(live: LiveRun, now: float, host: str, name: str | None = None) -> RunOverview:
+def describe_run(live: LiveRun, now: float, host: str, name: str | None = None, gpu: str = "") -> RunOverview:
     model = live.model
     state, detail = _state_of(live, now)
     running = state in ("running", "live")
@@ -69,6 +70,7 @@ def describe_run(live: LiveRun, now: float, host: str, name: str | None = None) 
         host=host,
         format_name=model.format_name,
         connection=live.connection,
+        gpu=gpu if running else "",
     )
 
 

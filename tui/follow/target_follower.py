@@ -169,6 +169,10 @@ class TargetFollower:
         self.followers.append(self._printed_metrics)
         batch.notices.append("no trainwatch event log from this run: reading metrics from its printed output")
 
+    def wait_stopped(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True once the follower is stopped (for helper threads)."""
+        return self._stopped.wait(seconds)
+
     def stop(self) -> None:
         self._stopped.set()
         if self._signal is not None:

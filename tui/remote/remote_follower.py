@@ -112,6 +112,14 @@ class RemoteFollower:
     def stop(self) -> None:
         self._stopped.set()
 
+    def wait_stopped(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True once the follower is stopped (for helper threads)."""
+        return self._stopped.wait(seconds)
+
+    def run_on_host(self, script: str) -> str:
+        """Run a query script on the run's machine, over the same connection."""
+        return self.connection.run(script).stdout.decode("utf-8", "replace")
+
     def preview(self) -> None:
         """No quick preview over ssh: the stream sends the history first, in 1 MB chunks."""
         return None

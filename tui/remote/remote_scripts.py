@@ -22,7 +22,7 @@ def _assign(name: str, value: str | int | float) -> str:
     return f"{name}={shlex.quote(str(value))}"
 
 
-def _script(assignments: list[str], body: str) -> str:
+def shell_script(assignments: list[str], body: str) -> str:
     return "LC_ALL=C; export LC_ALL\n" + "\n".join(assignments) + "\n{\n" + body.strip("\n") + "\n} </dev/null\n"
 
 
@@ -49,7 +49,7 @@ fi
 
 
 def probe_script(path: str, depth: int) -> str:
-    return _script([_assign("tw_t", path), _assign("tw_depth", depth + 1)], _PROBE_BODY)
+    return shell_script([_assign("tw_t", path), _assign("tw_depth", depth + 1)], _PROBE_BODY)
 
 
 @dataclass(slots=True)
@@ -161,7 +161,7 @@ def stream_script(files: list[StreamedFile], interval: float, chunk_bytes: int) 
             _assign(f"tw_f{number}", file.head[:FINGERPRINT_BYTES].hex()), f"tw_s{number}=")))
     paths = " ".join(f'"$tw_p{number}"' for number in range(1, len(files) + 1))
     assignments.append(f"tw_list() {{ ls -dLin -- {paths} 2>/dev/null; }}")
-    return _script(assignments, _STREAM_BODY)
+    return shell_script(assignments, _STREAM_BODY)
 
 
 # Control: append one command line to the control file, refusing one that others could write
@@ -179,7 +179,7 @@ echo "@TW ok"
 
 
 def append_script(path: str, line: str) -> str:
-    return _script([_assign("tw_f", path), _assign("tw_line", line)], _APPEND_BODY)
+    return shell_script([_assign("tw_f", path), _assign("tw_line", line)], _APPEND_BODY)
 
 
 # Is the process there, and is it still ours (same start time in /proc, where there is a /proc)?
@@ -197,7 +197,7 @@ echo "@TW alive"
 
 
 def alive_script(pid: int, start_ticks: int | None) -> str:
-    return _script([_assign("tw_pid", pid), _assign("tw_ticks", "" if start_ticks is None else start_ticks)],
+    return shell_script([_assign("tw_pid", pid), _assign("tw_ticks", "" if start_ticks is None else start_ticks)],
                    _ALIVE_BODY)
 
 
@@ -215,7 +215,7 @@ echo "@TW ok"
 
 
 def signal_script(run_dir: str, pid: int, signal_name: str) -> str:
-    return _script([_assign("tw_dir", run_dir), _assign("tw_pid", pid), _assign("tw_sig", signal_name)],
+    return shell_script([_assign("tw_dir", run_dir), _assign("tw_pid", pid), _assign("tw_sig", signal_name)],
                    _SIGNAL_BODY)
 
 
@@ -228,9 +228,9 @@ exit 0
 
 
 def grep_script(path: str, first: str, second: str) -> str:
-    return _script([_assign("tw_f", path), _assign("tw_a", first), _assign("tw_b", second)], _GREP_BODY)
+    return shell_script([_assign("tw_f", path), _assign("tw_a", first), _assign("tw_b", second)], _GREP_BODY)
 
 
 def cat_script(path: str) -> str:
-    return _script([_assign("tw_f", path)], 'if [ -r "$tw_f" ]; then echo "@TW ok"; cat -- "$tw_f"; '
+    return shell_script([_assign("tw_f", path)], 'if [ -r "$tw_f" ]; then echo "@TW ok"; cat -- "$tw_f"; '
                    'elif [ -e "$tw_f" ]; then echo "@TW denied"; else echo "@TW missing"; fi')

@@ -12,7 +12,7 @@ _STATE_CLASSES = {"running": "live", "live": "live", "finished": "done", "stoppe
 
 
 class RunHeader(Widget):
-    """Two lines: name, state and host; then elapsed, position, throughput, ETA and view settings."""
+    """Two lines: name, state, host and its GPUs; then elapsed, position, throughput, ETA and view settings."""
 
     DEFAULT_CSS = """
     RunHeader { height: 2; }
@@ -42,6 +42,8 @@ class RunHeader(Widget):
             healthy = overview.connection == "connected"
             first.append(f" (ssh {overview.connection})",
                          style=label if healthy else self.get_component_rich_style("run-header--bad"))
+        if overview.gpu:
+            first.append(f"  {overview.gpu}", style=label)
         second = Text.assemble(
             (" elapsed ", label), overview.elapsed, ("  ·  ", label), overview.position,
             ("  ·  ", label), overview.throughput, ("  ·  ETA ", label), overview.eta,
