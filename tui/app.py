@@ -323,16 +323,22 @@ class TrainWatch(App[None]):
             wait = GPU_POLL_SECONDS
 
     def on_gpus_read(self, message: GpusRead) -> None:
-        if message.follower is self.follower and message.text != self.gpu_text:
-            self.gpu_text = message.text
-            self._refresh_header()
+        if self._taken_down_or_stale(message) or message.text == self.gpu_text:
+            return
+        self.gpu_text = message.text
+        self._refresh_header()
+
+    def _taken_down_or_stale(self, message: GpusRead | RunLoaded | RecordsRead) -> bool:
+        """A worker's message that must not be drawn: quitting began (the widgets are being taken
+        down), or it is about a target no longer followed (a restart moved on to the child run)."""
+        return not self.is_running or message.follower is not self.follower
 
     def _new_live(self, follower: TargetFollower | RemoteFollower) -> LiveRun:
         return LiveRun(follower.source, follower.format_name, self.thresholds)
 
     def on_run_loaded(self, message: RunLoaded) -> None:
-        if message.follower is not self.follower:
-            return  # from a target no longer followed (the worker posts the preview before the history)
+        if self._taken_down_or_stale(message):
+            return
         live = message.live
         live.connection = live.connection or (self.live.connection if self.live is not None else "")
         self.live = live
@@ -352,7 +358,7 @@ class TrainWatch(App[None]):
 
     def on_records_read(self, message: RecordsRead) -> None:
         live = self.live
-        if live is None or message.follower is not self.follower:
+        if live is None or self._taken_down_or_stale(message):
             return
         batch = message.batch
         live.apply(batch, self.clock())
