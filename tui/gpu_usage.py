@@ -1,7 +1,7 @@
 """GPU utilisation and memory for the header, read with nvidia-smi on the machine the run is on.
 
-The same small sh script runs here (``sh -s``) or over the run's ssh connection, so a remote run
-shows its own machine's GPUs. A launched run's trainer leads its own process group; when
+The same small sh script (remote_scripts.gpu_script) runs here, in ``sh -s``, or over the run's
+ssh connection, so a remote run shows its own machine's GPUs. A launched run's trainer leads its own process group; when
 nvidia-smi lists processes of that group, only their GPUs are shown, else all of them.
 A machine without nvidia-smi answers once and is not asked again.
 """
@@ -11,27 +11,13 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tui.remote.remote_scripts import MARK, shell_script
+from tui.remote.remote_scripts import MARK, gpu_script
 
 # How often a live run's GPUs are read: nvidia-smi costs tens of milliseconds of CPU per call.
 GPU_POLL_SECONDS = 5.0
 GPU_QUERY_TIMEOUT_SECONDS = 10.0
 
-_GPU_BODY = r'''
-if ! command -v nvidia-smi >/dev/null 2>&1; then echo "@TW nogpu"; exit 0; fi
-echo "@TW gpus"
-nvidia-smi --query-gpu=uuid,utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits 2>&1 \
-  || echo "@TW failed"
-echo "@TW apps"
-nvidia-smi --query-compute-apps=pid,gpu_uuid --format=csv,noheader,nounits 2>/dev/null |
-while IFS=, read -r tw_pid tw_uuid; do
-  tw_pid=$(echo $tw_pid)
-  tw_group=$(ps -o pgid= -p "$tw_pid" 2>/dev/null | tr -d ' ')
-  echo "${tw_group:--},$(echo $tw_uuid)"
-done
-'''
-
-GPU_SCRIPT = shell_script([], _GPU_BODY)
+GPU_SCRIPT = gpu_script()
 
 
 class NoGpu(Exception):

@@ -1,4 +1,5 @@
 """The POSIX sh scripts run on the remote side: nothing but sh and coreutils is needed there.
+(The GPU query also runs on this machine, the same way, so local and remote runs show the same.)
 
 Each script is sent on the stdin of ``sh -s``; its arguments are assigned in a preamble written
 here with shell quoting, so only the literal ``sh -s`` ever passes through the user's login shell
@@ -198,7 +199,7 @@ echo "@TW alive"
 
 def alive_script(pid: int, start_ticks: int | None) -> str:
     return shell_script([_assign("tw_pid", pid), _assign("tw_ticks", "" if start_ticks is None else start_ticks)],
-                   _ALIVE_BODY)
+                        _ALIVE_BODY)
 
 
 # Stop by signal: note the signal in run.json first (as a local stop does), then signal the
@@ -216,7 +217,7 @@ echo "@TW ok"
 
 def signal_script(run_dir: str, pid: int, signal_name: str) -> str:
     return shell_script([_assign("tw_dir", run_dir), _assign("tw_pid", pid), _assign("tw_sig", signal_name)],
-                   _SIGNAL_BODY)
+                        _SIGNAL_BODY)
 
 
 # Lines of a file that hold every one of the given strings (event-log lookups: acks, run_start).
@@ -233,4 +234,25 @@ def grep_script(path: str, first: str, second: str) -> str:
 
 def cat_script(path: str) -> str:
     return shell_script([_assign("tw_f", path)], 'if [ -r "$tw_f" ]; then echo "@TW ok"; cat -- "$tw_f"; '
-                   'elif [ -e "$tw_f" ]; then echo "@TW denied"; else echo "@TW missing"; fi')
+                        'elif [ -e "$tw_f" ]; then echo "@TW denied"; else echo "@TW missing"; fi')
+
+
+# The GPUs (uuid, use %, memory used/total MiB) and the process group of each process computing
+# on them; "@TW nogpu" without nvidia-smi, "@TW failed" when it cannot reach a driver.
+_GPU_BODY = r'''
+if ! command -v nvidia-smi >/dev/null 2>&1; then echo "@TW nogpu"; exit 0; fi
+echo "@TW gpus"
+nvidia-smi --query-gpu=uuid,utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits 2>&1 \
+  || echo "@TW failed"
+echo "@TW apps"
+nvidia-smi --query-compute-apps=pid,gpu_uuid --format=csv,noheader,nounits 2>/dev/null |
+while IFS=, read -r tw_pid tw_uuid; do
+  tw_pid=$(echo $tw_pid)
+  tw_group=$(ps -o pgid= -p "$tw_pid" 2>/dev/null | tr -d ' ')
+  echo "${tw_group:--},$(echo $tw_uuid)"
+done
+'''
+
+
+def gpu_script() -> str:
+    return shell_script([], _GPU_BODY)
