@@ -12,7 +12,10 @@ import itertools
 import os
 import re
 import shlex
+import shutil
+import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,10 +27,18 @@ COMMAND_TIMEOUT_SECONDS = 20.0
 # Dead-peer detection on the master: three missed keep-alives, 5 s apart.
 _KEEPALIVE_OPTIONS = ("-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", "-o", "ConnectTimeout=10")
 _counter = itertools.count(1)
+_GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "master_guard.py")
 
 
 class SshError(Exception):
     """The connection could not be made or was lost; the message is one line for the user."""
+
+
+def refuse_option_like(destination: str) -> None:
+    """A destination ssh could take for an option (``-oProxyCommand=...``) is refused, one line.
+    Every ssh command line also puts it after ``--``; this says why rather than failing oddly."""
+    if destination.startswith("-") or destination.rpartition("@")[2].startswith("-"):
+        raise SshError(f"{destination}: a host name cannot start with '-' (ssh would read it as an option)")
 
 
 def ssh_base_command() -> list[str]:
@@ -72,12 +83,53 @@ def end_process(process: subprocess.Popen, grace_seconds: float) -> None:
 
 
 def _control_directory() -> str:
-    """Where the master's socket lives: owner-only, and short (a socket path has ~100 bytes)."""
+    """Where the master's socket lives: owner-only, and short (a socket path has ~100 bytes).
+
+    ``trainwatch-UID`` under ``$XDG_RUNTIME_DIR`` or the temp directory is used only when it is
+    ours: a real directory (not a link), owned by this user, mode 0700. In a shared /tmp anyone can
+    plant that name first (a link to elsewhere, a directory of theirs): then a fresh private one.
+    """
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     directory = os.path.join(base, f"trainwatch-{os.getuid()}")
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    os.chmod(directory, 0o700)
+    try:
+        os.mkdir(directory, 0o700)
+        made = True
+    except FileExistsError:
+        made = False
+    except OSError:
+        return _private_directory(base)
+    try:
+        # Opened without following a link; checked and fixed on the descriptor, so the name cannot
+        # be swapped between the check and the use.
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return _private_directory(base)
+    try:
+        info = os.fstat(descriptor)
+        if info.st_uid != os.getuid() or (not made and stat.S_IMODE(info.st_mode) != 0o700):
+            return _private_directory(base)
+        if made:
+            os.fchmod(descriptor, 0o700)  # the umask may have taken bits away; never added any
+    finally:
+        os.close(descriptor)
     return directory
+
+
+_private_directories: dict[str, str] = {}
+_private_lock = threading.Lock()
+
+
+def _private_directory(base: str) -> str:
+    """One fresh owner-only directory per process (mkdtemp makes it 0700), removed at exit."""
+    with _private_lock:
+        if base not in _private_directories:
+            try:
+                directory = tempfile.mkdtemp(prefix="trainwatch-", dir=base if os.path.isdir(base) else None)
+            except OSError as error:
+                raise SshError(f"cannot make a private directory for the ssh socket: {error.strerror or error}") from None
+            _private_directories[base] = directory
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        return _private_directories[base]
 
 
 class SshConnection:
@@ -85,6 +137,7 @@ class SshConnection:
     follower streams from one thread while control commands come from another."""
 
     def __init__(self, destination: str) -> None:
+        refuse_option_like(destination)
         self.destination = destination
         self.ssh = ssh_base_command()
         self.control_path = os.path.join(_control_directory(), f"{os.getpid()}-{next(_counter)}")
@@ -106,9 +159,14 @@ class SshConnection:
             error_path = self.control_path + ".err"
             with open(error_path, "w+b") as errors:
                 argv = [*self.ssh, "-M", "-N", "-T", "-S", self.control_path, "-o", "ControlPersist=no",
-                        *_KEEPALIVE_OPTIONS, "-o", f"BatchMode={'no' if interactive else 'yes'}", self.destination]
+                        *_KEEPALIVE_OPTIONS, "-o", f"BatchMode={'no' if interactive else 'yes'}", "--",
+                        self.destination]
                 try:
-                    self.master = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    # Through the guard, which ends ssh when this process ends however it ends: its
+                    # stdin is a pipe only we hold (Popen closes it in every other child), so the
+                    # kernel closing it at our death is the guard's cue (see master_guard.py).
+                    self.master = subprocess.Popen([sys.executable, "-I", "-S", _GUARD, *argv],
+                                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                                    stderr=errors, start_new_session=not interactive)
                 except OSError as error:
                     raise SshError(f"cannot run {self.ssh[0]!r}: {error.strerror or error}") from None
@@ -142,7 +200,7 @@ class SshConnection:
         """ssh running ``sh -s`` over the master (or, if it just died, a direct login that
         fails fast in batch mode rather than prompting under the screen)."""
         return [*self.ssh, "-S", self.control_path, "-o", "ControlMaster=no", "-o", "BatchMode=yes",
-                *_KEEPALIVE_OPTIONS, "-T", self.destination, "sh -s"]
+                *_KEEPALIVE_OPTIONS, "-T", "--", self.destination, "sh -s"]
 
     def run(self, script: str, timeout: float = COMMAND_TIMEOUT_SECONDS) -> subprocess.CompletedProcess:
         """Run a script over the connection; its output is returned whatever its exit code.
@@ -176,6 +234,7 @@ class SshConnection:
     def _close_master(self) -> None:
         master, self.master = self.master, None
         if master is not None:
+            master.stdin.close()  # the guard's cue to end ssh
             end_process(master, grace_seconds=5)
         for path in (self.control_path, self.control_path + ".err"):
             try:
