@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import yaml
-
 from tui.user_config import config_dir
+from tui.yaml_documents import YamlDocumentError, read_yaml_file, value_text
 
 SHIPPED_THEMES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "themes")
 DEFAULT_THEME = "trainwatch-dark"
 # The Textual Theme fields a theme file may set.
-THEME_FIELDS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground", "background",
-                "surface", "panel", "boost", "dark", "luminosity_spread", "text_alpha")
+COLOUR_FIELDS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground", "background",
+                 "surface", "panel", "boost")
+THEME_FIELDS = (*COLOUR_FIELDS, "dark", "luminosity_spread", "text_alpha")
 # Every colour role the app's CSS uses; a theme file must give all of them.
 ROLE_VARIABLES = ("metric-train", "metric-val", "metric-lr", "metric-better", "metric-worse", "chart-marker",
                   "finding-critical", "finding-warning", "finding-info", "decode-same", "decode-missing",
@@ -38,34 +39,55 @@ def theme_dirs() -> list[str]:
 
 
 def load_theme_file(path: str) -> ThemeSpec:
+    """The theme in a YAML file, its keys and value types checked (colours are checked by
+    tui.textual_themes, with Textual's own parser); ThemeFileError (one line) otherwise."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError) as error:
-        raise ThemeFileError(f"{path}: cannot read theme ({str(error).splitlines()[0]})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("name"), str):
+        document = read_yaml_file(path)
+    except YamlDocumentError as error:
+        raise ThemeFileError(f"{path}: cannot read theme ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("name"), str) or not document["name"]:
         raise ThemeFileError(f"{path}: a theme needs a 'name' and colour keys")
     unknown = set(document) - set(THEME_FIELDS) - {"name", "variables"}
     if unknown:
-        raise ThemeFileError(f"{path}: unknown theme key(s) {', '.join(sorted(unknown))}")
+        raise ThemeFileError(f"{path}: unknown theme key(s) {', '.join(sorted(map(str, unknown)))}")
+    if "primary" not in document:
+        raise ThemeFileError(f"{path}: a theme needs a 'primary' colour")
+    for key in COLOUR_FIELDS:
+        if key in document and not isinstance(document[key], str):
+            raise ThemeFileError(f"{path}: {key} must be a colour such as \"#5aa9e6\", got {value_text(document[key])}")
+    if "dark" in document and not isinstance(document["dark"], bool):
+        raise ThemeFileError(f"{path}: dark must be true or false, got {value_text(document['dark'])}")
+    for key in ("luminosity_spread", "text_alpha"):
+        value = document.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ThemeFileError(f"{path}: {key} must be a number from 0 to 1, got {value_text(value)}")
     variables = document.get("variables") or {}
     if not isinstance(variables, dict):
         raise ThemeFileError(f"{path}: 'variables' must be a mapping")
     missing = [role for role in ROLE_VARIABLES if role not in variables]
     if missing:
         raise ThemeFileError(f"{path}: missing colour role(s) {', '.join(missing)}")
+    for key, value in variables.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ThemeFileError(f"{path}: variables.{value_text(key)} must be a colour such as \"#5aa9e6\", "
+                                 f"got {value_text(value)}")
     fields = {key: value for key, value in document.items() if key in THEME_FIELDS}
-    return ThemeSpec(document["name"], fields, {str(k): str(v) for k, v in variables.items()}, path)
+    return ThemeSpec(document["name"], fields, dict(variables), path)
 
 
-def load_theme_specs() -> tuple[list[ThemeSpec], list[str]]:
-    """Every usable theme file, and one error line per file that is not usable."""
+
+def load_theme_specs(check: Callable[[ThemeSpec], object] | None = None) -> tuple[list[ThemeSpec], list[str]]:
+    """Every usable theme file, and one error line per file that is not usable. ``check`` (the
+    app's colour check) may refuse a spec with ThemeFileError: a refused user file then leaves the
+    shipped theme of that name in place."""
     specs: dict[str, ThemeSpec] = {}
     errors: list[str] = []
     for directory in theme_dirs():
         for path in sorted(glob.glob(os.path.join(directory, "*.yaml"))):
             try:
                 spec = load_theme_file(path)
+                if check is not None:
+                    check(spec)
             except ThemeFileError as error:
                 errors.append(str(error))
                 continue

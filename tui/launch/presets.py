@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from tui.user_config import config_dir
+from tui.yaml_documents import YamlDocumentError, read_yaml_file, value_text
 
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "presets")
 RESUME_CHOICES = ("none", "last", "best")
@@ -99,9 +100,13 @@ def _aliases(key: str) -> set[str]:
 
 
 def _number(value: Any, where: str, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise PresetError(f"{where}: {key} needs a number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    if not math.isfinite(number):
+        raise PresetError(f"{where}: {key} needs a number, got {value_text(value)}")
+    return number
 
 
 def parse_preset(name: str, document: Any, source: str = "") -> Preset:
@@ -110,23 +115,28 @@ def parse_preset(name: str, document: Any, source: str = "") -> Preset:
         raise PresetError(f"{where}: a preset needs a 'changes:' mapping of hyperparameters")
     changes = []
     for key, spec in document["changes"].items():
+        if not isinstance(key, str):
+            raise PresetError(f"{where}: changes: {value_text(key)} is not a hyperparameter name")
         spec = {"set": spec} if isinstance(spec, (int, float)) and not isinstance(spec, bool) else spec
         if not isinstance(spec, dict) or ("set" in spec) == ("scale" in spec):
             raise PresetError(f"{where}: {key} needs exactly one of 'set: VALUE' or 'scale: FACTOR'")
         unknown = set(spec) - {"set", "scale", "at_least", "integer", "optional"}
         if unknown:
-            raise PresetError(f"{where}: {key} has unknown settings {', '.join(sorted(unknown))}")
-        change = PresetChange(str(key), integer=bool(spec.get("integer")), optional=bool(spec.get("optional")))
+            raise PresetError(f"{where}: {key} has unknown settings {', '.join(sorted(map(value_text, unknown)))}")
+        change = PresetChange(key, integer=bool(spec.get("integer")), optional=bool(spec.get("optional")))
         for setting in ("set", "scale", "at_least"):
             if setting in spec:
                 setattr(change, setting, _number(spec[setting], where, f"{key}.{setting}"))
         if change.scale is not None and change.scale <= 0:
             raise PresetError(f"{where}: {key}.scale must be positive")
         changes.append(change)
-    resume = str(document.get("resume", "last"))
+    resume = document.get("resume", "last")
     if resume not in RESUME_CHOICES:
-        raise PresetError(f"{where}: resume must be one of {', '.join(RESUME_CHOICES)}, got {resume!r}")
-    return Preset(name, str(document.get("description", "")), changes, resume, source)
+        raise PresetError(f"{where}: resume must be one of {', '.join(RESUME_CHOICES)}, got {value_text(resume)}")
+    description = document.get("description", "")
+    if not isinstance(description, str):
+        raise PresetError(f"{where}: description must be text, got {value_text(description)}")
+    return Preset(name, description, changes, resume, source)
 
 
 def user_presets_dir() -> str:
@@ -146,10 +156,9 @@ def load_presets() -> tuple[dict[str, Preset], list[str]]:
             path = os.path.join(directory, file_name)
             name = os.path.splitext(file_name)[0]
             try:
-                with open(path, encoding="utf-8") as file:
-                    presets[name] = parse_preset(name, yaml.safe_load(file), path)
-            except (OSError, yaml.YAMLError) as error:
-                problems.append(f"{path}: unreadable preset ({str(error).splitlines()[0]})")
+                presets[name] = parse_preset(name, read_yaml_file(path), path)
+            except YamlDocumentError as error:
+                problems.append(f"{path}: unreadable preset ({error})")
             except PresetError as error:
                 problems.append(str(error))
     return presets, problems
@@ -230,10 +239,9 @@ def plan_restart(command: list[str], cwd: str, preset: Preset, resume_path: str 
     configs = []
     for index, path in _config_files(command, cwd):
         try:
-            with open(path, encoding="utf-8") as file:
-                configs.append((index, path, yaml.safe_load(file)))
-        except (OSError, yaml.YAMLError) as error:
-            raise PresetError(f"{path}: cannot read the command's config ({str(error).splitlines()[0]})") from None
+            configs.append((index, path, read_yaml_file(path)))
+        except YamlDocumentError as error:
+            raise PresetError(f"{path}: cannot read the command's config ({error})") from None
     edited: set[int] = set()
     for change in preset.changes:
         names = _aliases(change.key)
