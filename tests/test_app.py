@@ -336,3 +336,56 @@ async def test_a_big_log_shows_its_end_first_then_its_whole_history(tmp_path):
         with open(path, "a") as log:
             log.write('{"event":"metrics","step":200000,"metrics":{"loss":0.0000001}}\n')
         await wait_for(pilot, lambda: "step 200000/200000" in app.query_one(RunHeader).render().plain, timeout=10)
+
+
+async def test_markup_in_metric_and_run_names_and_paths_is_shown_as_written(tmp_path, monkeypatch):
+    """Names come from logs, directories and files other people wrote: `[/bold]` in one is text."""
+    log = tmp_path / "events.jsonl"
+    log.write_text("".join(json.dumps({"event": "metrics", "epoch": epoch, "metrics": {
+        "[/]loss": 1 / (epoch + 1), "val_[/bold]loss": 1.2 / (epoch + 1), "val_acc_[/bold]": epoch / 20, "[@click=app.quit]x": 1.0}})
+        + "\n" for epoch in range(20)))
+    config = tmp_path / "cfg[/]"  # a user theme file that fails names its path in a notification
+    (config / "trainwatch" / "themes").mkdir(parents=True)
+    (config / "trainwatch" / "themes" / "bad.yaml").write_text("name: [/b]\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    app = make_app(str(log))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        labels = set(table_rows(app))
+        assert {"[/]loss", "[@click=app.quit]x"} <= labels, labels
+        assert app.query_one("#chart-metric").border_title == r"val_acc_\[/bold]"  # read back as escaped markup
+        await pilot.pause()
+        messages = [notification.message for notification in app._notifications]
+        assert any("cfg[/]" in message and "a theme needs a 'name'" in message for message in messages), messages
+    assert app.return_code in (0, None)
+
+
+async def test_run_names_with_markup_are_listed_in_the_picker(tmp_path):
+    _make_run(tmp_path / "runs", "a[b]-1", age=5)  # a name cannot hold "/": markup would swallow "[b]"
+    _make_run(tmp_path / "runs", "b[@click=app.quit]-1", age=10)
+    app = make_app(None, runs_root=str(tmp_path / "runs"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, RunPickerScreen)
+        picker = app.screen.query_one("#picker-list")
+        shown = [picker.render_line(row).text for row in range(picker.size.height)]  # as drawn, not as given
+        assert any("a[b]-1  live" in line for line in shown) and any("b[@click=app.quit]-1  live" in line
+                                                                      for line in shown), shown
+        await pilot.press("down", "enter")
+        await settle(pilot, app)
+        assert app.target.endswith("b[@click=app.quit]-1")
+
+
+async def test_a_worker_that_raises_ends_the_app_with_exit_code_1_and_one_line(monkeypatch):
+    from tui.follow.target_follower import TargetFollower
+
+    def batches(self):
+        raise RuntimeError("disk on fire\nsecond line")
+        yield
+
+    monkeypatch.setattr(TargetFollower, "batches", batches)
+    app = make_app(seed_path("seed000_tcn_plateau"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.failure is not None)
+    assert app.return_code == 1
+    assert app.failure == "trainwatch: reading the log failed: RuntimeError: disk on fire"

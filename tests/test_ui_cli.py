@@ -1,9 +1,16 @@
 """`trainwatch tail` and bare `trainwatch` from the command line, and the headless/Textual split."""
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import re
+import select
+import struct
 import subprocess
 import sys
+import termios
+import time
 
 TRAINWATCH = os.path.join(os.path.dirname(sys.executable), "trainwatch")
 
@@ -41,3 +48,58 @@ def test_data_logic_of_the_ui_imports_no_textual():
             "print([m for m in ('textual', 'torch', 'tensorflow') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+# `trainwatch tail` whose reader has a bug: the worker that follows the log raises.
+FAILING_TAIL = """
+import sys
+import tui.follow.target_follower as target_follower
+
+def batches(self):
+    raise RuntimeError("disk on fire")
+    yield
+
+target_follower.TargetFollower.batches = batches
+from tui.cli import main
+sys.exit(main(["tail", sys.argv[1]]))
+"""
+ANSI_RE = re.compile(r"\x1b(\[[0-9;?<>=$]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[=>()#][0-9A-Za-z]?|[78DEHMc])")
+
+
+def run_in_terminal(argv: list[str], timeout: float = 60.0) -> tuple[int, str]:
+    """Run ``argv`` on a 100x30 pseudo-terminal (Textual needs one); its exit code and what it wrote."""
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen(argv, stdin=secondary, stdout=secondary, stderr=secondary,
+                               env={**os.environ, "TERM": "xterm-256color"}, start_new_session=True)
+    os.close(secondary)
+    output = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([primary], [], [], 0.5)[0]:
+                try:
+                    chunk = os.read(primary, 65536)
+                except OSError:  # EIO: the program ended and closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif process.poll() is not None:
+                break
+        code = process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(primary)
+    return code, ANSI_RE.sub("", output.decode("utf-8", "replace"))
+
+
+def test_tail_whose_worker_raises_exits_1_with_one_line_after_the_screen_closes(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss\n0,1\n")
+    code, screen = run_in_terminal([sys.executable, "-c", FAILING_TAIL, str(log)])
+    lines = [line.strip() for line in screen.replace("\r", "\n").splitlines() if line.strip()]
+    assert code == 1, screen
+    assert lines[-1] == "trainwatch: reading the log failed: RuntimeError: disk on fire", lines[-5:]
+    assert "Traceback" not in screen

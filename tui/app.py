@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -17,6 +18,7 @@ from textual.reactive import reactive
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, Log
+from textual.worker import Worker, WorkerState
 
 from tui.chart_data import key_charts
 from tui.follow.stream_decoder import FollowBatch
@@ -38,8 +40,9 @@ from tui.run_overview import describe_run, seconds_until_change
 from tui.screens.action_screens import ConfirmScreen, LrScreen, PresetScreen
 from tui.screens.help_screen import HelpScreen
 from tui.screens.run_picker_screen import RunPickerScreen
-from tui.theme_files import DEFAULT_THEME, ThemeSpec, load_theme_specs
-from tui.user_config import remember_theme, remembered_theme
+from tui.textual_themes import textual_theme
+from tui.theme_files import DEFAULT_THEME, load_theme_specs
+from tui.user_config import UserConfigError, remember_theme, remembered_theme
 from tui.widgets.decodes_panel import DecodesPanel
 from tui.widgets.findings_panel import FindingsPanel
 from tui.widgets.metric_chart import MetricChart
@@ -59,6 +62,7 @@ CONTROL_ACTIONS = {"stop": "stop the run", "lr": "change the learning rate", "re
                    "presets": "pick a preset", "checkpoint": "checkpoint now"}
 # A finding's action names the preset that fixes it ("restart with preset 'regularize' ...").
 _SUGGESTED_PRESET_RE = re.compile(r"preset '([\w-]+)'")
+WORKER_TASKS = {"tail": "reading the log", "gpus": "reading the GPU use", "control": "a control command"}
 
 
 class RecordsRead(Message):
@@ -124,7 +128,7 @@ class TrainWatch(App[None]):
                  poll_seconds: float = 1.0, remember: bool = True, stop_timeouts: StopTimeouts | None = None,
                  follower: RemoteFollower | None = None) -> None:
         # Read before App.__init__, which already asks for the theme variable defaults.
-        self._theme_specs, self.theme_errors = load_theme_specs()
+        self._theme_specs, self.theme_errors = load_theme_specs(check=textual_theme)
         self._dark_defaults = next((dict(spec.variables) for spec in self._theme_specs
                                     if spec.name == DEFAULT_THEME), {})
         super().__init__()
@@ -140,7 +144,7 @@ class TrainWatch(App[None]):
         self._prepared_follower = follower  # a remote target the CLI already connected to (it may prompt)
         self.theme_names: list[str] = []
         for spec in self._theme_specs:
-            self.register_theme(_theme_from_spec(spec))
+            self.register_theme(textual_theme(spec))
             self.theme_names.append(spec.name)
         self._wanted_theme = theme
         self._last_redraw = 0.0
@@ -159,6 +163,25 @@ class TrainWatch(App[None]):
         self.chosen_preset: str | None = None
         self.first_screen_at: float | None = None  # when a screen with data was first drawn (benchmarks)
         self.history_loaded_at: float | None = None  # when the whole history was in
+        self.failure: str | None = None  # the line a worker's error ended the app with
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Textual's notify, plain text by default: messages carry paths, run and metric names and
+        log text, and a `[/bold]` in any of them must show as written, not end the app."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised ends the app with exit code 1 and one line in ``failure``, which the
+        CLI prints once the screen has closed (Textual's own handling would print a traceback with
+        locals). Ours run with exit_on_error=False so that this is the only handling."""
+        if event.state != WorkerState.ERROR or self.failure is not None:
+            return  # the first failure is the one to tell
+        error = event.worker.error
+        detail = (str(error).strip().splitlines() or [""])[0]
+        task = WORKER_TASKS.get(event.worker.group, event.worker.name)
+        self.failure = f"trainwatch: {task} failed: {type(error).__name__}" + (f": {detail}" if detail else "")
+        self.exit(return_code=1)
 
     # Themes ------------------------------------------------------------------------------------
 
@@ -182,7 +205,7 @@ class TrainWatch(App[None]):
         if self.remember:
             try:
                 remember_theme(theme.name)
-            except OSError as error:
+            except (OSError, UserConfigError) as error:
                 self.notify(f"could not save the theme choice: {error}", severity="warning")
 
     # Layout ------------------------------------------------------------------------------------
@@ -272,7 +295,7 @@ class TrainWatch(App[None]):
         self.tail_run(self.follower)
         self.watch_gpus(self.follower)
 
-    @work(thread=True, exclusive=True, group="tail")
+    @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
     def tail_run(self, follower: TargetFollower | RemoteFollower) -> None:
         """Follow the target. The history already in the log (maybe millions of lines) is read and
         diagnosed here, off the UI thread, and handed over whole; a big file's end is shown first.
@@ -302,7 +325,7 @@ class TrainWatch(App[None]):
             key_charts(live.model, self.smoothing)  # folds long curves into their display buckets here
             self.post_message(RunLoaded(live, follower, complete=True))
 
-    @work(thread=True, exclusive=True, group="gpus")
+    @work(thread=True, exclusive=True, group="gpus", exit_on_error=False)
     def watch_gpus(self, follower: TargetFollower | RemoteFollower) -> None:
         """While the run is live, read its machine's GPU use every GPU_POLL_SECONDS (over ssh for a
         remote run). A machine without nvidia-smi is asked once; a failed read is tried again later."""
@@ -476,7 +499,7 @@ class TrainWatch(App[None]):
         for chart_id, chart in zip(("chart-loss", "chart-metric", "chart-lr"), charts):
             widget = self.query_one(f"#{chart_id}", MetricChart)
             if chart_id == "chart-metric" and not chart.empty:
-                widget.border_title = chart.title
+                widget.border_title = Text(chart.title)  # a metric's name: never markup
             widget.chart = chart
 
     def _refresh_header(self) -> None:
@@ -552,7 +575,7 @@ class TrainWatch(App[None]):
             return
         self._check_run_then(action, handle)
 
-    @work(thread=True, group="control")
+    @work(thread=True, group="control", exit_on_error=False)
     def _check_run_then(self, action: str, handle: RunHandle) -> None:
         """Is the run alive, does it read commands? Asked off the UI thread: over ssh each is a round trip."""
         try:
@@ -599,7 +622,7 @@ class TrainWatch(App[None]):
                 return match.group(1)
         return None
 
-    @work(thread=True, group="control")
+    @work(thread=True, group="control", exit_on_error=False)
     def _send_command(self, send: Callable[[], tuple[str, str]]) -> None:
         """Send a command (off the UI thread); it is pending until the trainer's ack is read."""
         try:
@@ -639,7 +662,7 @@ class TrainWatch(App[None]):
             self.notify(f"stopping {self.run_handle.record.name}…", timeout=4)
             self._stop_run(self.run_handle)
 
-    @work(thread=True, group="control")
+    @work(thread=True, group="control", exit_on_error=False)
     def _stop_run(self, handle: RunHandle) -> None:
         def progress(text: str) -> None:
             self.call_from_thread(self.notify, text, timeout=4)
@@ -666,7 +689,7 @@ class TrainWatch(App[None]):
         self.notify(f"restarting {proposal.parent.name} with {name}…", timeout=4)
         self._restart_run(proposal)
 
-    @work(thread=True, group="control")
+    @work(thread=True, group="control", exit_on_error=False)
     def _restart_run(self, proposal: RestartProposal) -> None:
         def progress(text: str) -> None:
             self.call_from_thread(self.notify, text, timeout=4)
@@ -713,6 +736,3 @@ def _add_parent_lines(charts: list, parent_charts: list) -> None:
         ghosts = [replace(line, raw=True, label=f"parent {line.label}") for line in parent.lines if not line.raw]
         chart.lines[:0] = ghosts
 
-
-def _theme_from_spec(spec: ThemeSpec) -> Theme:
-    return Theme(name=spec.name, variables=dict(spec.variables), **spec.fields)

@@ -107,8 +107,11 @@ def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
         return 2
     from tui.app import TrainWatch  # Textual is imported only when a screen is wanted
 
-    TrainWatch(target, theme=theme or remembered_theme(), thresholds=thresholds, follower=follower).run()
-    return 0
+    app = TrainWatch(target, theme=theme or remembered_theme(), thresholds=thresholds, follower=follower)
+    app.run()
+    if app.failure:
+        print(app.failure, file=sys.stderr)  # after the screen closed, so it stays readable
+    return app.return_code or 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -27,7 +28,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-body", classes="action-body"):
-            yield Static(self.question, id="confirm-text")
+            yield Static(Text(self.question), id="confirm-text")  # it names the run: never markup
             yield Static("y: yes   any other key: cancel", classes="action-hint")
 
     def on_key(self, event) -> None:
@@ -48,7 +49,7 @@ class LrScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         now = f"now {self.current:.4g}" if self.current is not None else "current LR not logged yet"
         with Vertical(id="lr-body", classes="action-body"):
-            yield Static(f"Change the learning rate of {self.run_name} ({now})", classes="action-title")
+            yield Static(Text(f"Change the learning rate of {self.run_name} ({now})"), classes="action-title")
             yield Input(placeholder="1e-4, or a factor: x0.5, /2", id="lr-input")
             yield Static("Enter: send (applied at the trainer's next safe point)   Esc: cancel",
                          id="lr-hint", classes="action-hint")
@@ -57,7 +58,7 @@ class LrScreen(ModalScreen[str | None]):
         try:
             parse_lr_request(event.value)
         except ControlError as error:
-            self.query_one("#lr-hint", Static).update(f"[b]{error}[/b]")
+            self.query_one("#lr-hint", Static).update(Text(str(error), style="bold"))  # it quotes the input
             return
         self.dismiss(event.value)
 
@@ -87,8 +88,8 @@ class PresetScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         names = sorted(self.presets)
         with Vertical(id="preset-body", classes="action-body"):
-            yield Static(self.title_text, classes="action-title")
-            yield OptionList(*[Option(f"{name}: {self.presets[name].summary()}", id=name) for name in names],
+            yield Static(Text(self.title_text), classes="action-title")
+            yield OptionList(*[Option(Text(f"{name}: {self.presets[name].summary()}"), id=name) for name in names],
                              id="preset-list")
             yield Static("", id="preset-diff")
             hint = "Enter: restart with it   n/l/b: resume from none/last/best   Esc: cancel" if self.propose \
@@ -117,7 +118,7 @@ class PresetScreen(ModalScreen[str | None]):
             try:
                 proposal = self.propose(self.chosen, self.resume)
             except PresetError as error:
-                diff.update(f"{preset.description}\n[b]cannot apply: {error}[/b]")
+                diff.update(Text.assemble(f"{preset.description}\n", (f"cannot apply: {error}", "bold")))
                 return
             lines += [f"  {change}" for change in proposal.plan.changes + proposal.plan.skipped]
             if proposal.resume != "none" and proposal.resume_path is None:

@@ -37,7 +37,7 @@ class MetricsTable(DataTable):
                     "metrics-table--better" if improved else "metrics-table--worse"))
             trend_style = val if row.val_name else train
             self.add_row(
-                row.label,
+                Text(row.label),  # a str cell is parsed as markup: `val_[/bold]loss` would end the app
                 _number(row.train_last, train) if row.train_name else "",
                 _number(row.val_last, val) if row.val_name else "",
                 _number(row.best) if row.goal else "",
