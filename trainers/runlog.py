@@ -24,7 +24,8 @@ the epoch). The events:
 - ``{"event": "text", "time": t, "stream": "stderr", "text": "RuntimeWarning: ..."}``
 
 NaN and infinities are written as ``NaN``/``Infinity`` (Python's json default), which the
-trainwatch reader accepts. A half-written last line is normal while the file grows.
+trainwatch reader accepts. A half-written last line is normal while the file grows; a RunLog
+opened on a file that ends mid-line (its writer was killed) starts on a new line.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ import atexit
 import json
 import math
 import os
+import stat
 import threading
 import time
 import weakref
@@ -67,6 +69,23 @@ def _close_at_exit(reference: weakref.ref) -> None:
         log.close()  # what is still queued reaches the file
 
 
+def _ends_mid_line(descriptor: int, path: str) -> bool:
+    """Does the regular file open on ``descriptor`` end with anything but a newline?"""
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        return False
+    try:
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never waits, should the name be swapped
+    except OSError:
+        return False
+    try:
+        return os.pread(reader, 1, info.st_size - 1) not in (b"\n", b"")
+    except OSError:
+        return False
+    finally:
+        os.close(reader)
+
+
 class RunLog:
     """Appends events to a JSON Lines file, one line per event, never truncating (a resumed run
     appends to the same file).
@@ -84,6 +103,12 @@ class RunLog:
         if parent:
             os.makedirs(parent, exist_ok=True)
         self._file: TextIO = open(self.path, "a", encoding="utf-8")
+        if _ends_mid_line(self._file.fileno(), self.path):
+            # A process killed mid-line (a crash, the OOM killer) left half an event: ours start on
+            # a line of their own, or the first (a final status, a resume's run_start) would be lost
+            # with it.
+            self._file.write("\n")
+            self._file.flush()
         self._lock = threading.Lock()  # one writer at a time: lines stay whole and in order
         self._queue: deque[tuple] = deque()
         self._wake = threading.Event()

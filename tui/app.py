@@ -509,7 +509,7 @@ class TrainWatch(App[None]):
         if self.live is not None:
             name = self.run_handle.record.name if self.run_handle is not None else None
             host = (self.follower.host if self.follower is not None else None) or self.host
-            overview = describe_run(self.live, self.clock(), host, name=name, gpu=self.gpu_text)
+            overview = describe_run(self.live, self.clock(), host, name=name, gpu=self.gpu_text, run=self.run_handle)
             self.run_active = overview.state in ("running", "live")
             if overview != header.overview:  # the clock ticks every second; repaint only on change
                 header.overview = overview

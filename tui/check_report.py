@@ -10,6 +10,7 @@ from tui.diagnosis.engine import DiagnosisEngine
 from tui.diagnosis.finding import Finding
 from tui.readers import read_target
 from tui.run_model import RunModel
+from tui.run_overview import state_of_source
 
 
 def diagnose_target(target: str, thresholds: dict | None = None) -> tuple[RunModel, list[Finding]]:
@@ -22,9 +23,12 @@ def diagnose_target(target: str, thresholds: dict | None = None) -> tuple[RunMod
 
 def report_document(model: RunModel, findings: list[Finding]) -> dict[str, Any]:
     """The JSON contract of `trainwatch check --json` (see PRODUCT.md)."""
+    state, state_detail = state_of_source(model.source, model.status)
     return {
         "source": model.source,
         "format": model.format_name,
+        "state": state,  # running, finished, crashed, stopped, gone; null when the log does not say
+        "state_detail": state_detail,  # "killed by SIGSEGV (exit code 139)"
         "segments": sum(1 for segment in model.segments if not segment.empty) or 1,
         "samples": model.decode_count,
         "series": {name: model.summary_of(name) for name in model.series_names()},
@@ -50,11 +54,14 @@ def write_json(document: dict[str, Any], stream=sys.stdout) -> None:
 def print_table(model: RunModel, findings: list[Finding], document: dict[str, Any]) -> None:
     """The human view: what was read, each metric's last/best, then the findings."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
     console.print(f"[bold]{document['source']}[/bold]  format [cyan]{document['format']}[/cyan]  "
-                  f"segments {document['segments']}  decode samples {document['samples']}")
+                  f"segments {document['segments']}  decode samples {document['samples']}"
+                  + (f"  state [bold]{escape(document['state'])}[/bold]" if document["state"] else "")
+                  + (f": {escape(document['state_detail'])}" if document["state_detail"] else ""))
     metrics = Table(title="metrics", title_justify="left", show_edge=False)
     for column in ("metric", "points", "last", "best", "best at", "goal"):
         metrics.add_column(column, justify="right" if column in ("points", "last", "best") else "left")

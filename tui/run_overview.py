@@ -5,6 +5,9 @@ import math
 import os
 from dataclasses import dataclass
 
+from tui.launch.exit_status import describe_exit, exit_signal, final_status
+from tui.launch.process_state import pid_alive
+from tui.launch.run_record import RUN_RECORD_NAME, NotOurRun, RunRecord, load_run_record
 from tui.live_run import LiveRun
 
 # A log written to within this long is being written by a live process, as far as a tail can tell.
@@ -14,7 +17,7 @@ LIVE_WITHIN_SECONDS = 120.0
 @dataclass(slots=True)
 class RunOverview:
     name: str
-    state: str  # running, finished, crashed, stopped, live, idle, waiting
+    state: str  # running, finished, crashed, stopped, gone, live, idle, waiting
     state_detail: str
     elapsed: str
     position: str
@@ -50,9 +53,12 @@ def run_name_of(source: str) -> str:
     return f"{parent}/{os.path.basename(path)}" if parent else os.path.basename(path)
 
 
-def describe_run(live: LiveRun, now: float, host: str, name: str | None = None, gpu: str = "") -> RunOverview:
+def describe_run(live: LiveRun, now: float, host: str, name: str | None = None, gpu: str = "",
+                 run=None) -> RunOverview:
+    """``run``: the launched run's RunHandle, when the target is one; its process tells a run that
+    died without a final status (``gone``) from one that is still running."""
     model = live.model
-    state, detail = _state_of(live, now)
+    state, detail = _launched_state(live, run) or _state_of(live, now)
     running = state in ("running", "live")
     elapsed = None
     if live.first_time is not None:
@@ -74,12 +80,65 @@ def describe_run(live: LiveRun, now: float, host: str, name: str | None = None, 
     )
 
 
+def launched_run_state(record: RunRecord, alive: bool, status) -> tuple[str, str] | None:
+    """A launched run's state from its process, run.json and last status (a StatusRecord or None):
+    None while its trainer runs (the log then tells). Ended: the final status; else the exit code
+    the supervisor recorded; else ``gone`` (trainer and supervisor both died, no final status)."""
+    if alive:
+        return None
+    if status is not None and status.state != "running":
+        return status.state, _status_detail(status)
+    if record.exit_code is not None:
+        return final_status(None, record.exit_code, record.stop_signal)
+    return "gone", "its process and supervisor ended without a final status"
+
+
+def state_of_source(source: str, status) -> tuple[str | None, str]:
+    """For `check`: the state of the run a log belongs to, and a few words on it. A launched run
+    (the source is its directory or a file in it) by its process and record, like `ls`; any other
+    log by its last status; (None, "") when the log says nothing about it."""
+    run_dir = source if os.path.isdir(source) else os.path.dirname(source)
+    record = None
+    if os.path.lexists(os.path.join(run_dir or ".", RUN_RECORD_NAME)):
+        try:
+            record = load_run_record(run_dir or ".")
+        except NotOurRun:
+            pass  # read as any log
+    if record is not None:
+        launched = launched_run_state(record, pid_alive(record.pid, record.pid_start_ticks), status)
+        if launched is None:
+            return "running", f"pid {record.pid}"
+        return launched
+    if status is None:
+        return None, ""
+    return status.state, _status_detail(status)
+
+
+def _launched_state(live: LiveRun, run) -> tuple[str, str] | None:
+    if run is None or run.remote:  # over ssh a liveness check is a round trip: the log tells
+        return None
+    status = live.model.status
+    if status is not None and status.state != "running":
+        return None  # it said how it ended; no process to look at
+    if run.alive:
+        return None
+    try:
+        record = run.refresh()  # the exit code, if the supervisor recorded it since
+    except (NotOurRun, OSError):
+        record = run.record
+    return launched_run_state(record, False, status)
+
+
+def _status_detail(status) -> str:
+    if status.state == "crashed" and status.exit_code is not None:
+        return describe_exit(status.exit_code)
+    return status.message
+
+
 def _state_of(live: LiveRun, now: float) -> tuple[str, str]:
     status = live.model.status
     if status is not None:
-        if status.state == "crashed":
-            return "crashed", f"exit code {status.exit_code}" if status.exit_code is not None else status.message
-        return status.state, status.message
+        return status.state, _status_detail(status)
     if live.modified_at is None:
         return "waiting", "for the log to appear"
     age = now - live.modified_at
@@ -163,13 +222,16 @@ def run_state_text(entry, model) -> str:
     log (``entry`` is a run_listing.RunEntry, ``model`` its RunModel or None)."""
     record = entry.record
     status = model.status if model is not None else None
-    if record is not None and entry.live:
-        return "running"
-    if status is not None and status.state != "running":
-        code = status.exit_code if status.exit_code is not None else (record.exit_code if record else None)
-        return f"{status.state} ({code})" if status.state == "crashed" and code is not None else status.state
     if record is not None:
-        if record.exit_code is None:
-            return "gone (no exit code)"
-        return "finished" if record.exit_code == 0 else f"crashed ({record.exit_code})"
-    return "live" if entry.live else "idle"
+        launched = launched_run_state(record, entry.live, status)
+        if launched is None:
+            return "running"
+        state = launched[0]
+        code = status.exit_code if status is not None and status.exit_code is not None else record.exit_code
+    elif status is not None and status.state != "running":
+        state, code = status.state, status.exit_code
+    else:
+        return "live" if entry.live else "idle"
+    if state == "crashed" and code is not None:
+        return f"crashed ({exit_signal(code) or code})"
+    return state

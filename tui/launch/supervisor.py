@@ -4,7 +4,8 @@
 session or quitting trainwatch leaves it and its trainer running. It starts the command without a
 shell, its output going to ``stdout.log``/``stderr.log``, records the pid, waits, and records the
 exit code. When the trainer ended without saying so in its event log (it crashed, was killed, or
-has no trainwatch integration), the supervisor writes the final status event for it.
+has no trainwatch integration), or said so and then exited otherwise (``stopped``, then a non-zero
+code), the supervisor writes the final status event for it: the exit code decides (exit_status.py).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 
+from tui.launch.exit_status import final_status
 from tui.launch.process_state import process_start_ticks
 from tui.launch.run_record import load_run_record
 
@@ -53,16 +55,14 @@ def supervise(run_dir: str) -> int:
         code = process.wait()
     record = load_run_record(run_dir)  # a stop may have noted its signal meanwhile
     record.ended = time.time()
-    if code < 0:
-        record.stop_signal = record.stop_signal or signal.Signals(-code).name
-        code = 128 - code
+    # A death by signal is recorded the shell's way, 128 + N. stop_signal stays what trainwatch's
+    # stop sent: a signal nobody here sent (SIGSEGV, the OOM killer) makes a crash, not a stop.
+    code = 128 - code if code < 0 else code
     record.exit_code = code
     record.save()
-    state = last_status(os.path.join(run_dir, EVENT_LOG_NAME))
-    if state in (None, "running"):
-        stopped = record.stop_signal is not None
-        _close_log(run_dir, "stopped" if stopped else ("finished" if code == 0 else "crashed"), code,
-                   f"ended by {record.stop_signal}" if stopped else f"exit code {code}")
+    ending = final_status(last_status(os.path.join(run_dir, EVENT_LOG_NAME)), code, record.stop_signal)
+    if ending is not None:
+        _close_log(run_dir, ending[0], code, ending[1])
     return 0
 
 

@@ -8,7 +8,7 @@ from textual.widget import Widget
 from tui.run_overview import RunOverview
 
 _STATE_CLASSES = {"running": "live", "live": "live", "finished": "done", "stopped": "done",
-                  "crashed": "bad", "idle": "quiet", "waiting": "quiet"}
+                  "crashed": "bad", "gone": "bad", "idle": "quiet", "waiting": "quiet"}
 
 
 class RunHeader(Widget):
