@@ -256,11 +256,13 @@ class TrainWatch(App[None]):
 
     def _pick_run(self) -> None:
         runs = list_runs(self.runs_root, self.clock())
-        live = [run for run in runs if run.live]
-        if len(live) > 1:
-            self.push_screen(RunPickerScreen(live, self.clock()), self._picked_run)
-        elif runs:
-            self.start_following((live or runs)[0].path)
+        readable = [run for run in runs if run.readable]
+        live = [run for run in readable if run.live]
+        broken = [run for run in runs if not run.readable]  # shown in the picker, never followed
+        if len(live) > 1 or (broken and not readable):
+            self.push_screen(RunPickerScreen(live + broken, self.clock()), self._picked_run)
+        elif readable:
+            self.start_following((live or readable)[0].path)
         else:
             self.notify(f"no runs under ./{self.runs_root}; use `trainwatch tail FILE`", severity="error")
 

@@ -97,6 +97,9 @@ def _ls(args: argparse.Namespace) -> int:
         return _fail(f"no runs under ./{RUNS_DIR}")
     print(f"{'run':<24} {'state':<18} {'best':<26} findings")
     for entry in runs:
+        if not entry.readable:  # one broken run directory is named, and the others still listed
+            print(f"{entry.name:<24} {'unreadable':<18} {entry.problem}")
+            continue
         best, findings, model = "-", "-", None
         try:
             model, found = diagnose_target(entry.path)

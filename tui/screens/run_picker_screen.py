@@ -1,6 +1,7 @@
-"""Pick one of several live runs under ./runs."""
+"""Pick one of several live runs under ./runs; the ones that cannot be read are listed, not offered."""
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -21,11 +22,19 @@ class RunPickerScreen(ModalScreen[str | None]):
         self.now = now
 
     def compose(self) -> ComposeResult:
-        options = [Option(f"{run.name}  {'live' if run.live else 'idle'}  last write "
-                          f"{format_duration(self.now - run.modified_at)} ago", id=run.path) for run in self.runs]
+        # Run names are directory names anyone could pick: shown as text, never as markup.
+        options = [Option(Text(self._describe(run)), id=run.path, disabled=not run.readable) for run in self.runs]
+        title = ("Several runs are live — pick one (Enter):" if any(run.readable for run in self.runs)
+                 else "No run here can be read (Esc quits):")
         with Vertical(id="picker-body"):
-            yield Static("Several runs are live — pick one (Enter):", id="picker-title")
+            yield Static(title, id="picker-title")
             yield OptionList(*options, id="picker-list")
+
+    def _describe(self, run: RunEntry) -> str:
+        if not run.readable:
+            return f"{run.name}  unreadable: {run.problem}"
+        return (f"{run.name}  {'live' if run.live else 'idle'}  last write "
+                f"{format_duration(self.now - run.modified_at)} ago")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
