@@ -9,12 +9,16 @@ import sys
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import seed_path
+from tui.check_report import diagnose_target
 from tui.diagnosis.config import ALLOWED, DEFAULTS, ConfigError, load_thresholds
+from tui.diagnosis.engine import DiagnosisEngine
 from tui.launch.presets import PresetError, get_preset, load_presets, plan_restart
 from tui.textual_themes import textual_theme
-from tui.theme_files import SHIPPED_THEMES_DIR, ThemeFileError, load_theme_file, load_theme_specs
+from tui.theme_files import (ROLE_VARIABLES, SHIPPED_THEMES_DIR, THEME_FIELDS, ThemeFileError, load_theme_file,
+                             load_theme_specs)
 from tui.user_config import UserConfigError, remember_theme, remembered_theme, user_config_path
 from tui.yaml_documents import MAX_EXPANDED_VALUES, YamlDocumentError, read_yaml_file
 from trainers.flag_config import parse_flags
@@ -255,7 +259,7 @@ def test_every_threshold_has_a_range_that_admits_its_default():
 
 
 @pytest.mark.parametrize("setting, allowed", [
-    # each of these, accepted, crashed or hung `trainwatch check` on this log, or made a rule fire on everything
+    # accepted, these make a rule divide by zero or take int(inf), loop for ever (max_samples) or fire on every run
     ("common: {smoothing_long: 1}", "common.smoothing_long must be a number at least 0 and below 1, got 1"),
     ("lr_oscillation: {jump_ratio: 0}", "lr_oscillation.jump_ratio must be a number above 1 and at most 1e+06, got 0"),
     ("plateau: {patience_fraction: .inf}", "plateau.patience_fraction must be a number at least 0 and at most 1, "
@@ -334,3 +338,127 @@ async def test_switching_to_a_theme_whose_name_needs_quoting_keeps_later_command
             assert remembered_theme() == name
     result = trainwatch("check", PLATEAU_LOG, env_home=os.environ["XDG_CONFIG_HOME"])
     assert result.returncode == 1 and result.stderr == ""
+
+
+# Fuzzing: whatever the bytes, each loader returns or raises its one-line error --------------------
+
+KEYS = [*THEME_FIELDS, "name", "variables", *ROLE_VARIABLES, "changes", "description", "resume", "set", "scale",
+        "at_least", "integer", "optional", "lr", "dropout", "diagnosis", "theme",
+        *DEFAULTS, *{key for values in DEFAULTS.values() for key in values}]
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=-10 ** 400, max_value=10 ** 400),
+                    st.floats(), st.sampled_from(["#5aa9e6", "red", "notacolour", "bold", "last", "best", "", "[/]"]),
+                    st.text(max_size=20))
+DOCUMENTS = st.recursive(SCALARS, lambda children: st.lists(children, max_size=5) | st.dictionaries(
+    st.sampled_from(KEYS) | st.text(max_size=8), children, max_size=6), max_leaves=25)
+
+
+def _dumped(document) -> bytes:
+    return yaml.safe_dump(document, allow_unicode=True).encode("utf-8")
+
+
+def _with_aliases(document, other) -> bytes:
+    """A document whose value is an anchored one, referred to again (and again) by alias."""
+    return (b"base: &base " + yaml.safe_dump(other, default_flow_style=True, width=1 << 20).strip().encode()
+            + b"\n" + _dumped({"doc": document}) + b"again: *base\nmore: [*base, *base]\n")
+
+
+YAML_BYTES = st.one_of(
+    st.binary(max_size=400),
+    st.text(alphabet=st.sampled_from(list("ab1:-&*[]{},#!'\"|>?%@` \n\t.x")), max_size=300).map(str.encode),
+    DOCUMENTS.map(_dumped),
+    st.builds(_with_aliases, DOCUMENTS, DOCUMENTS),
+    # a mutated real file: one byte flipped, cut anywhere
+    st.tuples(st.sampled_from(sorted(os.listdir(SHIPPED_THEMES_DIR))), st.integers(0, 2000), st.integers(0, 255),
+              st.integers(0, 2000)).map(lambda case: _mutated(os.path.join(SHIPPED_THEMES_DIR, case[0]), *case[1:])),
+)
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 250)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _mutated(path: str, position: int, byte: int, cut: int) -> bytes:
+    data = bytearray(open(path, "rb").read())
+    data[position % len(data)] = byte
+    return bytes(data[: max(cut, 1) + len(data) // 2])
+
+
+@FUZZ
+@given(data=YAML_BYTES)
+def test_fuzz_theme_files_load_or_refuse_in_one_line(data):
+    path = os.path.join(user_dir("themes"), "fuzzed.yaml")
+    open(path, "wb").write(data)
+    try:
+        theme = textual_theme(load_theme_file(path))
+    except ThemeFileError as error:
+        assert "\n" not in str(error) and str(error).startswith(path)
+        return
+    theme.to_color_system().generate()  # a theme let through can be drawn
+
+
+@FUZZ
+@given(data=YAML_BYTES)
+def test_fuzz_preset_files_and_commands_configs_load_or_refuse_in_one_line(data, tmp_path):
+    path = os.path.join(user_dir("presets"), "fuzzed.yaml")
+    open(path, "wb").write(data)
+    presets, problems = load_presets()
+    assert "lower-lr" in presets and all("\n" not in problem for problem in problems)
+    (tmp_path / "train.yaml").write_bytes(data)
+    try:
+        plan = plan_restart(["python", "train.py", "--config", "train.yaml", "--lr", "0.1"], str(tmp_path),
+                            presets["regularize"])
+    except PresetError as error:
+        assert "\n" not in str(error)
+        return
+    for text in plan.files.values():
+        yaml.safe_load(text)  # what the new run is given reads back
+
+
+@FUZZ
+@given(data=YAML_BYTES)
+def test_fuzz_user_config_never_stops_a_command(data, capsys):
+    os.makedirs(os.path.dirname(user_config_path()), exist_ok=True)
+    open(user_config_path(), "wb").write(data)
+    assert set(load_thresholds()) == set(DEFAULTS)
+    assert len(capsys.readouterr().err.splitlines()) <= 1
+    assert remembered_theme() is None or isinstance(remembered_theme(), str)
+    try:
+        remember_theme("lab: night #1")
+    except UserConfigError as error:
+        assert "\n" not in str(error) and open(user_config_path(), "rb").read() == data  # left as it was
+        return
+    assert remembered_theme() == "lab: night #1"
+
+
+@FUZZ
+@given(data=YAML_BYTES)
+def test_fuzz_thresholds_config_loads_or_refuses_in_one_line(data, tmp_path):
+    (tmp_path / "thresholds.yaml").write_bytes(data)
+    try:
+        load_thresholds(str(tmp_path / "thresholds.yaml"))
+    except ConfigError as error:
+        assert "\n" not in str(error)
+
+
+
+@st.composite
+def thresholds_in_range(draw) -> dict:
+    """Any thresholds a config may set: each value drawn from its allowed range, bounds included."""
+    thresholds = {rule: dict(values) for rule, values in DEFAULTS.items()}
+    for rule, values in ALLOWED.items():
+        for key, allowed in values.items():
+            if not draw(st.booleans()):
+                continue
+            high = min(allowed.high, 1e3)  # the top of a count is as good as 1e3 for a short log
+            value = draw(st.integers(int(allowed.low), int(high)) if allowed.whole else
+                         st.floats(allowed.low, high, exclude_min=allowed.low_open, exclude_max=allowed.high_open))
+            thresholds[rule][key] = value
+    return thresholds
+
+
+SEED_MODELS = [diagnose_target(seed_path(case))[0] for case in
+               ("seed000_tcn_plateau", "seed001_msa_overfit", "seed003_ctc_blank", "seed004_resume_collapse")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(thresholds=thresholds_in_range(), model=st.sampled_from(SEED_MODELS))
+def test_fuzz_every_threshold_in_its_range_keeps_every_rule_working(thresholds, model):
+    """The ranges are the contract: no value they let through makes a rule raise on a real log."""
+    DiagnosisEngine(thresholds).update(model)
