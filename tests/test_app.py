@@ -389,3 +389,20 @@ async def test_a_worker_that_raises_ends_the_app_with_exit_code_1_and_one_line(m
         await wait_for(pilot, lambda: app.failure is not None)
     assert app.return_code == 1
     assert app.failure == "trainwatch: reading the log failed: RuntimeError: disk on fire"
+
+
+async def test_the_stop_and_lr_screens_show_a_run_name_and_typed_text_with_markup_as_written():
+    from tui.screens.action_screens import ConfirmScreen, LrScreen
+
+    app = make_app(seed_path("seed000_tcn_plateau"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.push_screen(ConfirmScreen("Stop exp[/]1-1? (graceful)"))
+        await pilot.pause()
+        assert plain(app.screen.query_one("#confirm-text")) == "Stop exp[/]1-1? (graceful)"
+        await pilot.press("n")
+        app.push_screen(LrScreen(0.01, "exp[/bold]-1"))
+        await pilot.pause()
+        assert "exp[/bold]-1" in plain(app.screen.query_one(".action-title"))
+        await pilot.press(*"[/]", "enter")  # not a number: the hint quotes what was typed
+        assert plain(app.screen.query_one("#lr-hint")) == "'[/]' is not a number: type an LR (1e-4) or a factor (x0.5, /2)"
