@@ -4,6 +4,10 @@ The user's `~/.ssh/config`, agent, keys and ProxyJump apply as they do in their 
 master connection (``ssh -M``) is owned by trainwatch; the log stream and every control command run
 as sessions over it, so a command costs one round trip and no new login. Only POSIX sh and
 coreutils are used on the other side: each session is ``sh -s`` reading its script from stdin.
+
+The destination always follows ``--`` (and one starting with ``-`` is refused), so a target can
+never smuggle in an ssh option. The master runs under master_guard.py, which ends it when
+trainwatch ends, however it ends: no master connection outlives trainwatch.
 """
 from __future__ import annotations
 
