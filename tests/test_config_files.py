@@ -462,3 +462,28 @@ SEED_MODELS = [diagnose_target(seed_path(case))[0] for case in
 def test_fuzz_every_threshold_in_its_range_keeps_every_rule_working(thresholds, model):
     """The ranges are the contract: no value they let through makes a rule raise on a real log."""
     DiagnosisEngine(thresholds).update(model)
+
+
+HUGE_HEX = "0x" + "f" * 4000  # an int past the 4,300 digits Python will print: only hex can spell it in YAML
+
+
+@pytest.mark.parametrize("kind, text", [
+    ("theme", theme_text("huge") + f"? {HUGE_HEX}\n: 1\n"),  # a key this long must be explicit (`?`)
+    ("preset", f"changes:\n  lr:\n    scale: 0.5\n    ? {HUGE_HEX}\n    : 1\n"),
+    ("thresholds", f"diagnosis:\n  plateau:\n    ? {HUGE_HEX}\n    : 1\n"),
+    ("thresholds", f"diagnosis:\n  ? {HUGE_HEX}\n  : {{a: 1}}\n"),
+    ("thresholds", f"diagnosis: {{plateau: {{min_evals: {HUGE_HEX}}}}}\n"),
+], ids=["theme key", "preset setting", "threshold key", "rule key", "threshold value"])
+def test_a_number_too_long_to_print_is_named_without_printing_it(tmp_path, kind, text):
+    path = tmp_path / "file.yaml"
+    path.write_text(text)
+    load, error_type = {"theme": (load_theme_file, ThemeFileError), "thresholds": (load_thresholds, ConfigError),
+                        "preset": (lambda where: load_presets_from(where), PresetError)}[kind]
+    with pytest.raises(error_type, match="a number too long to print"):
+        load(str(path))
+
+
+def load_presets_from(path: str):
+    from tui.launch.presets import parse_preset
+
+    return parse_preset("huge", read_yaml_file(path), path)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tui.user_config import config_dir
-from tui.yaml_documents import YamlDocumentError, read_yaml_file, value_text
+from tui.yaml_documents import YamlDocumentError, key_text, read_yaml_file, value_text
 
 SHIPPED_THEMES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "themes")
 DEFAULT_THEME = "trainwatch-dark"
@@ -49,7 +49,7 @@ def load_theme_file(path: str) -> ThemeSpec:
         raise ThemeFileError(f"{path}: a theme needs a 'name' and colour keys")
     unknown = set(document) - set(THEME_FIELDS) - {"name", "variables"}
     if unknown:
-        raise ThemeFileError(f"{path}: unknown theme key(s) {', '.join(sorted(map(str, unknown)))}")
+        raise ThemeFileError(f"{path}: unknown theme key(s) {', '.join(sorted(map(key_text, unknown)))}")
     if "primary" not in document:
         raise ThemeFileError(f"{path}: a theme needs a 'primary' colour")
     for key in COLOUR_FIELDS:
@@ -69,7 +69,7 @@ def load_theme_file(path: str) -> ThemeSpec:
         raise ThemeFileError(f"{path}: missing colour role(s) {', '.join(missing)}")
     for key, value in variables.items():
         if not isinstance(key, str) or not isinstance(value, str):
-            raise ThemeFileError(f"{path}: variables.{value_text(key)} must be a colour such as \"#5aa9e6\", "
+            raise ThemeFileError(f"{path}: variables.{key_text(key)} must be a colour such as \"#5aa9e6\", "
                                  f"got {value_text(value)}")
     fields = {key: value for key, value in document.items() if key in THEME_FIELDS}
     return ThemeSpec(document["name"], fields, dict(variables), path)

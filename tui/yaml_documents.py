@@ -118,6 +118,11 @@ def value_text(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def key_text(key: Any) -> str:
+    """A mapping key as an error line names it: text as written, anything else as value_text."""
+    return key if isinstance(key, str) else value_text(key)
+
+
 def _decoded(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui.user_config import UserConfigError, read_user_config, user_config_path
-from tui.yaml_documents import YamlDocumentError, read_yaml_file, value_text
+from tui.yaml_documents import YamlDocumentError, key_text, read_yaml_file, value_text
 
 # Every threshold the rules use. `trainwatch check --config FILE` or the user's config.yaml (tui.user_config)
 # may override any of them under a top-level `diagnosis:` key, e.g.
@@ -134,10 +134,10 @@ def thresholds_from(document: Any, where: str) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"{where}: 'diagnosis' must be a mapping of rule -> thresholds")
     for rule, values in overrides.items():
         if rule not in thresholds or not isinstance(values, dict):
-            raise ConfigError(f"{where}: unknown diagnosis rule {rule!r}")
+            raise ConfigError(f"{where}: unknown diagnosis rule {value_text(rule)}")
         for key, value in values.items():
             if key not in thresholds[rule]:
-                raise ConfigError(f"{where}: unknown threshold {rule}.{key}")
+                raise ConfigError(f"{where}: unknown threshold {rule}.{key_text(key)}")
             allowed = ALLOWED[rule][key]
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not allowed.admits(_as_float(value)):
                 raise ConfigError(f"{where}: {rule}.{key} must be {allowed.describe()}, got {value_text(value)}")
