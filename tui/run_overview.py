@@ -4,11 +4,15 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tui.launch.exit_status import describe_exit, exit_signal, final_status
 from tui.launch.process_state import pid_alive
 from tui.launch.run_record import RUN_RECORD_NAME, NotOurRun, RunRecord, load_run_record
 from tui.live_run import LiveRun
+
+if TYPE_CHECKING:
+    from tui.launch.run_control import RunHandle
 
 # A log written to within this long is being written by a live process, as far as a tail can tell.
 LIVE_WITHIN_SECONDS = 120.0
@@ -54,7 +58,7 @@ def run_name_of(source: str) -> str:
 
 
 def describe_run(live: LiveRun, now: float, host: str, name: str | None = None, gpu: str = "",
-                 run=None) -> RunOverview:
+                 run: RunHandle | None = None) -> RunOverview:
     """``run``: the launched run's RunHandle, when the target is one; its process tells a run that
     died without a final status (``gone``) from one that is still running."""
     model = live.model
@@ -114,7 +118,7 @@ def state_of_source(source: str, status) -> tuple[str | None, str]:
     return status.state, _status_detail(status)
 
 
-def _launched_state(live: LiveRun, run) -> tuple[str, str] | None:
+def _launched_state(live: LiveRun, run: RunHandle | None) -> tuple[str, str] | None:
     if run is None or run.remote:  # over ssh a liveness check is a round trip: the log tells
         return None
     status = live.model.status
