@@ -11,12 +11,20 @@ from tui.records import ReaderNotice, Record
 SUMMARY_KEYS = ("train_runtime", "total_flos")
 
 
+def _json_int(text: str) -> int | float:
+    """An integer of the file; past int()'s 4,300-digit limit it is read as the float it rounds
+    to (inf), so one absurd number does not make the whole file unreadable."""
+    return int(text) if len(text) < 4000 else float(text)
+
+
 class HfTrainerStateParser(WholeFileParser):
     format_name = "hf_trainer_state"
 
     def parse_whole(self, data: bytes) -> list[Record]:
         try:
-            state = json.loads(data.decode("utf-8", errors="replace"))
+            state = json.loads(data.decode("utf-8-sig", errors="replace"), parse_int=_json_int)
+        except RecursionError:
+            return [ReaderNotice("trainer_state.json nests deeper than any JSON reader follows: not read")]
         except ValueError:
             # Caught mid-rewrite: the next change event brings the complete file.
             return [ReaderNotice("trainer_state.json is not complete JSON yet (being rewritten?)")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from tui.readers.parser_base import LineParser
-from tui.readers.values import record_from_mapping
+from tui.readers.values import JSON_ERRORS, record_from_mapping
 from tui.records import ReaderNotice, Record
 
 
@@ -22,7 +22,7 @@ class JsonLinesParser(LineParser):
                 continue
             try:
                 mapping = json.loads(line)
-            except ValueError:
+            except JSON_ERRORS:
                 self.skipped_lines += 1
                 continue
             record = record_from_mapping(mapping) if isinstance(mapping, dict) else None

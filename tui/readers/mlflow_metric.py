@@ -5,7 +5,7 @@ import os
 import re
 
 from tui.readers.parser_base import LineParser
-from tui.readers.values import to_float
+from tui.readers.values import as_count, to_float
 from tui.records import MetricRecord, Record
 
 LINE_RE = re.compile(r"^\s*(\d{9,14})\s+(\S+)\s+(-?\d+)\s*$")
@@ -28,8 +28,8 @@ class MlflowMetricParser(LineParser):
             match = LINE_RE.match(line)
             if not match:
                 continue
-            value = to_float(match.group(2))
-            if value is not None:
-                records.append(MetricRecord({self.metric_name: value}, step=int(match.group(3)),
+            value, step = to_float(match.group(2)), as_count(match.group(3))
+            if value is not None and step is not None:
+                records.append(MetricRecord({self.metric_name: value}, step=step,
                                             wall_time=int(match.group(1)) / 1000.0))
         return records

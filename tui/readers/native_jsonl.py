@@ -5,14 +5,13 @@ import json
 from typing import Any
 
 from tui.readers.parser_base import LineParser
-from tui.readers.values import to_float
+from tui.readers.values import COUNT_LIMIT, JSON_ERRORS, as_count, to_float
 from tui.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord,
                          ReaderNotice, Record, RunStartRecord, StatusRecord, TextRecord)
 
 
 def _int_or_none(value: Any) -> int | None:
-    number = to_float(value)
-    return int(number) if number is not None and number == number and abs(number) != float("inf") else None
+    return as_count(value if type(value) is int else to_float(value))
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -54,13 +53,13 @@ class NativeJsonlParser(LineParser):
                 events = json.loads("[" + ",".join(lines) + "]")
                 if len(events) == len(lines):  # a line holding two values ("1, 2") would shift the rest
                     return events
-            except ValueError:
+            except JSON_ERRORS:
                 pass
         events = []
         for line in lines:
             try:
                 events.append(json.loads(line))
-            except ValueError:
+            except JSON_ERRORS:
                 self.skipped_lines += 1
         return events
 
@@ -85,8 +84,8 @@ class NativeJsonlParser(LineParser):
                 controllable=event.get("control") is True)]
             sizes = event.get("dataset_sizes")
             if isinstance(sizes, dict):
-                records += [DatasetSizeRecord(str(split), int(size)) for split, size in sizes.items()
-                            if _int_or_none(size) is not None]
+                records += [DatasetSizeRecord(str(split), count) for split, size in sizes.items()
+                            if (count := _int_or_none(size)) is not None]
             return records
         if kind == "status":
             return [StatusRecord(str(event.get("state") or "running"), _int_or_none(event.get("exit_code")),
@@ -107,21 +106,24 @@ def _metrics_record(event: dict[str, Any]) -> MetricRecord | None:
     """A metrics event the way RunLog writes it, with plain numbers; None for anything unusual
     (the general path then reads it). Same result as ``_record_of``, several times faster."""
     raw, step, epoch, stamp = event.get("metrics"), event.get("step"), event.get("epoch"), event.get("time")
-    if type(raw) is not dict or not (step is None or type(step) is int) \
+    if type(raw) is not dict or not (step is None or (type(step) is int and -COUNT_LIMIT < step < COUNT_LIMIT)) \
             or not (epoch is None or type(epoch) is int or (type(epoch) is float and epoch == epoch)) \
             or not (stamp is None or type(stamp) is float or type(stamp) is int):
         return None
     values: dict[str, float] = {}
-    for name, value in raw.items():
-        kind = type(value)
-        if kind is float or kind is int:
-            values[name] = float(value)
-        elif kind is not bool:
-            number = to_float(value)
-            if number is not None:
-                values[name] = number
-    return MetricRecord(values, step, None if epoch is None else float(epoch),
-                        None if stamp is None else float(stamp))
+    try:
+        for name, value in raw.items():
+            kind = type(value)
+            if kind is float or kind is int:
+                values[name] = float(value)
+            elif kind is not bool:
+                number = to_float(value)
+                if number is not None:
+                    values[name] = number
+        return MetricRecord(values, step, None if epoch is None else float(epoch),
+                            None if stamp is None else float(stamp))
+    except OverflowError:  # an int of 309+ digits somewhere: the general path reads it as inf
+        return None
 
 
 def _str_or_none(value: Any) -> str | None:

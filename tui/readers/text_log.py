@@ -11,7 +11,7 @@ import json
 import re
 
 from tui.readers.parser_base import LineParser
-from tui.readers.values import record_from_mapping, to_float
+from tui.readers.values import JSON_ERRORS, as_count, record_from_mapping, to_float
 from tui.records import DatasetSizeRecord, DecodeRecord, MetricRecord, Record, TextRecord
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -88,7 +88,9 @@ def parse_metric_line(line: str) -> MetricRecord | None:
     marker = _MARKER_RE.search(line)
     if marker is None or re.search(r"[A-Za-z]", _LOG_LEVEL_RE.sub("", line[: marker.start()])):
         return None
-    kind, number = marker.group(1).lower(), int(marker.group(2))
+    kind, number = marker.group(1).lower(), as_count(marker.group(2))
+    if number is None:
+        return None
     values: dict[str, float] = {}
     step: int | None = number if kind != "epoch" else None
     epoch: float | None = float(number) if kind == "epoch" else None
@@ -105,7 +107,7 @@ def parse_metric_line(line: str) -> MetricRecord | None:
                 key = f"{split_prefix}_{key.lower()}"
             lowered = key.lower()
             if lowered in ("step", "iter", "iteration", "global_step") and step is None:
-                step = int(value)
+                step = as_count(value)
             elif lowered == "epoch" and epoch is None:
                 epoch = value
             else:
@@ -123,7 +125,7 @@ def _mapping_in(line: str) -> dict | None:
     body = line[start: end + 1]
     try:
         mapping = json.loads(body)
-    except ValueError:
+    except JSON_ERRORS:
         # Python dict reprs: single quotes, and bare nan/inf that literal_eval rejects.
         body = re.sub(r"(?<=[:\s\[,])(-?(?:nan|inf))(?=[,}\]\s])", r"'\1'", body)
         try:
@@ -214,10 +216,10 @@ class TextLogParser(LineParser):
             records.append(TextRecord(line.strip()[:500], "stderr", self._epoch, self._step))
             return
         for split, size in _DATASET_SIZE_RE.findall(line):
-            if "%" not in line and "=" not in line.split(split, 1)[-1][:2]:
+            count = as_count(size.replace(",", ""))
+            if "%" not in line and "=" not in line.split(split, 1)[-1][:2] and count is not None:
                 canonical = _SPLIT_WORDS.get(split.lower(), split.lower())
-                records.append(DatasetSizeRecord("val" if canonical == "eval" else canonical,
-                                                 int(size.replace(",", ""))))
+                records.append(DatasetSizeRecord("val" if canonical == "eval" else canonical, count))
 
     def _parse_table_line(self, line: str, records: list[Record]) -> bool:
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]

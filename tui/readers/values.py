@@ -15,6 +15,14 @@ EPOCH_KEYS = ("epoch", "epochs")
 _SKIP_KEYS = {"time", "timestamp", "wall", "wall_time", "data_time", "eta_seconds", "n_parameters"}
 _MAX_LIST_EXPANSION = 16
 
+# json.loads raises RecursionError, not ValueError, on nesting past the interpreter's depth limit
+# (a line of 100,000 "[" is enough): every JSON reader catches both.
+JSON_ERRORS = (ValueError, RecursionError)
+# Steps, sizes and counters outside int64 (TensorBoard's step type) are garbage, not a long run.
+COUNT_LIMIT = 1 << 63
+# Longer digit strings are outside COUNT_LIMIT anyway; int() refuses past 4,300 digits.
+_MAX_COUNT_DIGITS = 20
+
 _NUMBER_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _NUMBER_IN_TEXT_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
@@ -23,7 +31,10 @@ def to_float(value: Any) -> float | None:
     """A float from a number or a numeric string ("0.41", "81.2%", "nan", "inf"); else None."""
     kind = type(value)
     if kind is float or kind is int:
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int of 309+ digits: as far off the scale as inf
+            return math.inf if value > 0 else -math.inf
     if kind is str and "_" not in value:  # float() alone takes "1_000", which no log means
         if not value:
             return None  # an empty cell (sparse rows): no exception to pay for
@@ -33,8 +44,8 @@ def to_float(value: Any) -> float | None:
             pass
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, (int, float)):  # a subclass: read as the plain type, by the path above
+        return to_float(int(value) if isinstance(value, int) else float(value))
     if isinstance(value, str):
         text = value.strip().rstrip("%").strip()
         if _NUMBER_RE.match(text):
@@ -47,6 +58,27 @@ def to_float(value: Any) -> float | None:
         if lowered in ("-inf", "-infinity"):
             return -math.inf
     return None
+
+
+def as_count(value: float | int | str | None) -> int | None:
+    """A step, size or counter as an int (a float is cut to its whole part); None unless it is a
+    finite number within int64."""
+    kind = type(value)
+    if kind is str:
+        text = value.strip()
+        if len(text) > _MAX_COUNT_DIGITS:
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            return None
+    elif kind is float:
+        if not math.isfinite(value):
+            return None
+        value = int(value)
+    elif kind is not int:
+        return None
+    return value if -COUNT_LIMIT < value < COUNT_LIMIT else None
 
 
 def number_in(text: str) -> float | None:
@@ -91,4 +123,4 @@ def record_from_mapping(mapping: Mapping[str, Any], step_keys: tuple[str, ...] =
             values[key] = number
     if not values:
         return None
-    return MetricRecord(values=values, step=int(step) if step is not None else None, epoch=epoch)
+    return MetricRecord(values=values, step=as_count(step), epoch=epoch)
