@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import struct
 
+from tui.readers.crc32c import masked_crc32c
 from tui.readers.parser_base import StreamParser
 from tui.records import MetricRecord, ReaderNotice, Record
 
 _HEADER = struct.Struct("<QI")  # record length, masked CRC of the length
+_FOOTER = struct.Struct("<I")  # masked CRC of the data
 _MAX_RECORD_BYTES = 64 << 20
 _DT_FLOAT, _DT_DOUBLE, _DT_HALF = 1, 2, 19
 
@@ -57,13 +59,13 @@ def _tensor_scalar(data: bytes) -> float | None:
             dtype = value
         elif number == 4 and wire == 2:
             content = value
-        elif number == 5:
+        elif number == 5 and wire in (2, 5):  # packed, or one unpacked float
             floats += value
-        elif number == 6:
+        elif number == 6 and wire in (1, 2):  # one unpacked double, or packed
             doubles += value
-    if dtype == _DT_FLOAT and (content or floats):
+    if dtype == _DT_FLOAT and len(content or floats) >= 4:
         return struct.unpack("<f", (content or floats)[:4])[0]
-    if dtype == _DT_DOUBLE and (content or doubles):
+    if dtype == _DT_DOUBLE and len(content or doubles) >= 8:
         return struct.unpack("<d", (content or doubles)[:8])[0]
     if dtype == _DT_HALF and len(content) >= 2:
         return struct.unpack("<e", content[:2])[0]
@@ -79,9 +81,9 @@ def decode_event(data: bytes) -> MetricRecord | None:
         elif number == 2 and wire == 0:
             step = value - (1 << 64) if value >= 1 << 63 else value
         elif number == 5 and wire == 2:
-            for summary_number, _, summary_value in _fields(value):
-                if summary_number != 1:
-                    continue
+            for summary_number, summary_wire, summary_value in _fields(value):
+                if summary_number != 1 or summary_wire != 2:
+                    continue  # a Summary.Value is a message; a field of another wire type is not one
                 tag, scalar = None, None
                 for value_number, value_wire, item in _fields(summary_value):
                     if value_number == 1 and value_wire == 2:
@@ -96,27 +98,51 @@ def decode_event(data: bytes) -> MetricRecord | None:
 
 
 class TensorBoardEventParser(StreamParser):
+    """TFRecord framing: length, masked CRC32C of the length, data, masked CRC32C of the data.
+
+    A record whose length CRC is wrong leaves no way to find the next one, so the rest of the
+    file is skipped (and said so). The data CRC is checked on the records whose scalars are
+    read; the rest (images, histograms, graphs: often most of the bytes) are skipped unchecked,
+    as a pure-Python CRC over them would cost seconds per hundred MB for nothing.
+    """
+
     format_name = "tensorboard_events"
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._skip = 0  # bytes still to drop of a well-framed record too big to hold
+        self._framing_lost = False
         self.corrupt_records = 0
 
     def feed(self, data: bytes) -> list[Record]:
+        if self._framing_lost:
+            return []
+        if self._skip:
+            dropped = min(self._skip, len(data))
+            data, self._skip = data[dropped:], self._skip - dropped
         self._buffer += data
         records: list[Record] = []
         position, corrupt_before = 0, self.corrupt_records
         buffer = self._buffer
         while len(buffer) - position >= _HEADER.size:
-            length, _ = _HEADER.unpack_from(buffer, position)
-            if length > _MAX_RECORD_BYTES:
+            length, length_crc = _HEADER.unpack_from(buffer, position)
+            if masked_crc32c(buffer[position: position + 8]) != length_crc:
                 self.corrupt_records += 1
-                position = len(buffer)  # unframeable: drop what we have rather than loop
+                self._framing_lost = True
+                records.append(ReaderNotice("a TensorBoard record's length is corrupt: the rest of the file is "
+                                            "skipped"))
+                position = len(buffer)
                 break
             end = position + _HEADER.size + length + 4
+            if length > _MAX_RECORD_BYTES:
+                # Well framed but too big to hold (no scalar is that big): dropped as it streams by.
+                self._skip = max(0, end - len(buffer))
+                position = min(end, len(buffer))
+                continue
             if end > len(buffer):
                 break  # the writer has not finished this record yet
-            payload = buffer[position + _HEADER.size: position + _HEADER.size + length]
+            payload = buffer[position + _HEADER.size: end - 4]
+            data_crc = _FOOTER.unpack_from(buffer, end - 4)[0]
             position = end
             try:
                 record = decode_event(payload)
@@ -124,8 +150,17 @@ class TensorBoardEventParser(StreamParser):
                 self.corrupt_records += 1
                 continue
             if record is not None:
-                records.append(record)
+                if masked_crc32c(payload) == data_crc:
+                    records.append(record)
+                else:
+                    self.corrupt_records += 1
         self._buffer = buffer[position:]
         if self.corrupt_records > corrupt_before:
-            records.append(ReaderNotice(f"skipped {self.corrupt_records - corrupt_before} corrupt TensorBoard record(s)"))
+            records.append(ReaderNotice(f"dropped {self.corrupt_records - corrupt_before} corrupt TensorBoard "
+                                        f"record(s)"))
         return records
+
+    def finish(self) -> list[Record]:
+        if self._buffer and not self._framing_lost:
+            return [ReaderNotice(f"the last TensorBoard record is incomplete ({len(self._buffer)} bytes): not read")]
+        return []
