@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 
 from tui.readers.parser_base import LineParser
-from tui.readers.values import number_in, to_float
+from tui.readers.values import as_count, number_in, to_float
 from tui.records import DecodeRecord, MetricRecord, ReaderNotice, Record, RunStartRecord
 
 _STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps")
@@ -57,7 +58,13 @@ class CsvLogParser(LineParser):
         self._decodes: tuple[int, int] | None = None
         self._decode_epoch: float | None = None
 
+    def _is_other_header(self, line: str, cells: list[str]) -> bool:
+        """A row of names alone, no number in it (a decode file's rows are text: never a header)."""
+        return (self._decodes is None and sum(bool(cell.strip()) for cell in cells) >= 2
+                and all(to_float(cell) is None for cell in cells) and looks_like_csv_header(line))
+
     def _set_header(self, line: str) -> None:
+        self.format_name, self._decodes = "csv", None
         self.header_line = line.strip()
         self.header = [name.strip() for name in next(csv.reader([line]))]
         lowered = [name.lower() for name in self.header]
@@ -87,6 +94,13 @@ class CsvLogParser(LineParser):
             if line.strip() == self.header_line:
                 # The header again: another run was appended to this file.
                 records.append(RunStartRecord())
+                continue
+            if cells is not None and self._is_other_header(line, cells):
+                # Another run with other columns was appended: its rows are read under its names.
+                self._set_header(line)
+                records.append(RunStartRecord())
+                records.append(ReaderNotice(f"the CSV header changed mid-file; reading on under the new "
+                                            f"columns: {', '.join(self.header[:8])}"))
                 continue
             if cells is None:
                 self.skipped_rows += 1
@@ -142,4 +156,4 @@ class CsvLogParser(LineParser):
                     values[self.header[index]] = number
         if not values:
             return None
-        return MetricRecord(values, int(step) if step is not None and step == step else None, epoch)
+        return MetricRecord(values, as_count(step), epoch if epoch is not None and math.isfinite(epoch) else None)

@@ -3,19 +3,22 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tui.readers.csv_log import CsvLogParser, looks_like_csv_header
 from tui.readers.hf_trainer_state import HfTrainerStateParser
 from tui.readers.json_lines import JsonLinesParser
-from tui.readers.line_buffer import LineBuffer
+from tui.readers.line_buffer import MAX_LINE_BYTES, LineBuffer
 from tui.readers.mlflow_metric import MlflowMetricParser, looks_like_mlflow_metric
 from tui.readers.native_jsonl import NativeJsonlParser
 from tui.readers.parser_base import LineParser, StreamParser, WholeFileParser
+from tui.readers.regular_file import kind_of, open_regular, read_whole
 from tui.readers.tensorboard_events import TensorBoardEventParser
 from tui.readers.text_log import TextLogParser
-from tui.records import MetricRecord, Record, ResetRecord
+from tui.readers.values import JSON_ERRORS
+from tui.records import MetricRecord, ReaderNotice, Record, ResetRecord
 
 from trainers.runlog import EVENT_LOG_NAME
 
@@ -60,7 +63,7 @@ def detect_format(path: str, head: bytes) -> str:
         return by_name
     if _is_binary(head):
         raise UnreadableLog(f"{path}: binary data, not a training log this tool can read")
-    text = head.decode("utf-8", errors="replace")
+    text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")  # a byte-order mark is not content
     stripped = text.lstrip()
     if stripped.startswith("{") and '"log_history"' in text:
         return "hf_trainer_state"
@@ -72,7 +75,7 @@ def detect_format(path: str, head: bytes) -> str:
     if first.startswith("{"):
         try:
             event = json.loads(first)
-        except ValueError:
+        except JSON_ERRORS:
             event = None
         if isinstance(event, dict):
             if "event" in event and ("metrics" in event or event.get("event") == "run_start"):
@@ -114,6 +117,7 @@ class LogReader:
         self.detected = detect_format(path, head)
         self.parser = make_parser(self.detected, path)
         self._lines = LineBuffer()
+        self._oversized_told = 0
 
     @property
     def format_name(self) -> str:
@@ -138,7 +142,14 @@ class LogReader:
         if isinstance(self.parser, StreamParser):
             return self.parser.feed(data), []
         lines = self._lines.feed(data)
-        return self.parser.parse_lines(lines), lines
+        return self._with_notices(self.parser.parse_lines(lines)), lines
+
+    def _with_notices(self, records: list[Record]) -> list[Record]:
+        """``records`` and a notice when lines were skipped for their length since the last one."""
+        skipped, self._oversized_told = self._lines.oversized_lines - self._oversized_told, self._lines.oversized_lines
+        if skipped:
+            records.append(ReaderNotice(f"skipped {skipped} line(s) longer than {MAX_LINE_BYTES >> 20} MB"))
+        return records
 
     def end_of_file(self, keep_partial_line: bool = True) -> tuple[list[Record], list[str]]:
         """The file being read ends here (deleted, rotated or truncated) but the run goes on:
@@ -148,8 +159,8 @@ class LogReader:
             return [], []
         lines = self._lines.flush()
         if not keep_partial_line:
-            return [], []
-        return self.parser.parse_lines(lines), lines
+            return self._with_notices([]), []
+        return self._with_notices(self.parser.parse_lines(lines)), lines
 
     def replace(self, data: bytes) -> list[Record]:
         assert isinstance(self.parser, WholeFileParser)
@@ -160,7 +171,7 @@ class LogReader:
             return []
         if isinstance(self.parser, StreamParser):
             return self.parser.finish()
-        return self.parser.parse_lines(self._lines.flush()) + self.parser.finish()
+        return self._with_notices(self.parser.parse_lines(self._lines.flush())) + self.parser.finish()
 
     def read_all(self, data: bytes) -> list[Record]:
         """Every record of a complete file."""
@@ -171,24 +182,50 @@ class LogReader:
 
 def resolve_target(target: str) -> list[str]:
     """The log file(s) to read for a target path: the file itself, or the best ones in a directory."""
-    if not os.path.exists(target):
-        raise UnreadableLog(f"{target}: no such file or directory")
-    if os.path.isfile(target):
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        gone = "a symbolic link to a file that does not exist" if os.path.islink(target) else "no such file or directory"
+        raise UnreadableLog(f"{target}: {gone}") from None
+    except OSError as error:  # a symlink loop, a folder on the way that we may not enter
+        raise UnreadableLog(f"{target}: {error.strerror or error}") from None
+    if stat.S_ISREG(mode):
         return [target]
-    if not os.path.isdir(target):
-        raise UnreadableLog(f"{target}: not a regular file or directory")
+    if not stat.S_ISDIR(mode):
+        raise UnreadableLog(f"{target}: {kind_of(mode)}, not a log file or directory")
     entries: list[tuple[float, str]] = []
-    for root, dirs, files in os.walk(target):
+    special: list[str] = []  # FIFOs, devices, sockets: never opened, named when nothing else is found
+    for root, dirs, files in os.walk(target):  # folders it may not read are passed over silently
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         depth = root.count(os.sep) - target.count(os.sep)
-        if depth > LISTING_DEPTH:
-            continue
         relative = os.path.relpath(root, target)
         prefix = "" if relative == "." else relative + os.sep
-        entries.extend((os.path.getmtime(os.path.join(root, d)), prefix + d + os.sep) for d in dirs)
-        entries.extend((os.path.getmtime(os.path.join(root, f)), prefix + f) for f in files)
+        for name in dirs:
+            status = _stat_or_none(os.path.join(root, name))
+            if status is not None:
+                entries.append((status.st_mtime, prefix + name + os.sep))
+        if depth >= LISTING_DEPTH:
+            dirs[:] = []  # listed, not entered: /usr is looked at, not walked whole
+        for name in files:
+            status = _stat_or_none(os.path.join(root, name))  # None: a dangling link, a loop, gone meanwhile
+            if status is not None and stat.S_ISREG(status.st_mode):
+                entries.append((status.st_mtime, prefix + name))
+            elif status is not None:
+                special.append(f"{prefix + name} ({kind_of(status.st_mode)})")
     entries.sort(key=lambda entry: -entry[0])
-    return pick_logs(target, [name for _, name in entries])
+    try:
+        return pick_logs(target, [name for _, name in entries])
+    except UnreadableLog as error:
+        if special:
+            raise UnreadableLog(f"{error}; not read: {', '.join(special[:3])}") from None
+        raise
+
+
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 # How deep below a directory target logs are looked for.
@@ -245,12 +282,14 @@ def read_target(target: str, sink: Callable[[list[Record]], None] | None = None)
     format_name = ""
     for path in files:
         try:
-            with open(path, "rb") as handle:
+            with open_regular(path) as handle:
                 head = handle.read(DETECT_BYTES)
                 reader = LogReader(path, head)
                 if reader.detected == "empty":
                     raise UnreadableLog(f"{path}: the file is empty")
-                if sink is None or len(files) > 1 or reader.rewrites_whole:
+                if reader.rewrites_whole:
+                    merged.extend(reader.read_all(read_whole(handle, head)))
+                elif sink is None or len(files) > 1:
                     merged.extend(reader.read_all(head + handle.read()))
                 else:
                     piece = head
