@@ -5,6 +5,7 @@ import os
 
 from tui.follow.stream_decoder import FollowBatch, StreamDecoder, file_notice
 from tui.readers.log_reader import DETECT_BYTES, UnreadableLog
+from tui.readers.regular_file import open_regular, read_whole
 
 READ_CHUNK_BYTES = 4 << 20  # one batch per chunk, so a big file shows progress instead of a frozen screen
 FINGERPRINT_BYTES = 256  # the file's first bytes; when they change, the file was rewritten in place
@@ -30,6 +31,7 @@ class FileFollower:
         self._whole_signature: tuple | None = None
         self._announced_missing = False
         self._lost_file = False  # the followed file went away; the next one found is a replacement
+        self._problem: str | None = None  # the last problem told, until the file is read again
 
     @property
     def format_name(self) -> str:
@@ -45,11 +47,18 @@ class FileFollower:
         try:
             self._read_into(batch)
         except UnreadableLog as error:
-            batch.notices.append(str(error))
+            self._tell_problem(batch, str(error))
         except OSError as error:
-            batch.notices.append(f"{self.path}: {error.strerror or error}; will retry")
+            self._tell_problem(batch, f"{self.path}: {error.strerror or error}; will retry")
             self.close()
         return batch
+
+    def _tell_problem(self, batch: FollowBatch, message: str) -> None:
+        """A problem that lasts (a directory at the path, no read permission) is looked at again at
+        every poll but told once, and again only when it changes."""
+        if message != self._problem:
+            batch.notices.append(message)
+            self._problem = message
 
     def finish(self) -> FollowBatch:
         """Flush what a finished file still holds back (its unterminated last line)."""
@@ -96,11 +105,17 @@ class FileFollower:
                 self._announced_missing = True
             self._lost_file = True
             return
-        handle = open(self.path, "rb")
-        head = handle.read(DETECT_BYTES)
-        if not head.strip() or not self.decoder.detect(head):
+        handle = open_regular(self.path)  # a FIFO or a device is refused, never waited on
+        try:
+            head = handle.read(DETECT_BYTES)
+            detected = bool(head.strip()) and self.decoder.detect(head)
+        except BaseException:
+            handle.close()
+            raise
+        if not detected:
             handle.close()  # nothing to detect the format from yet
             return
+        self._problem = None
         if self._lost_file and self._announced_missing:
             batch.notices.append(file_notice("back", self.path))
         self._announced_missing = self._lost_file = False
@@ -144,7 +159,7 @@ class FileFollower:
         signature = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
         if signature == self._whole_signature:
             return
-        with open(self.path, "rb") as handle:
-            data = handle.read()
+        with open_regular(self.path) as handle:
+            data = read_whole(handle)
         if self.decoder.replace(data, batch, first=self._whole_signature is None):
             self._whole_signature = signature

@@ -11,6 +11,7 @@ from tui.follow.file_follower import FileFollower
 from tui.follow.stream_decoder import FollowBatch
 from tui.launch.run_record import NotOurRun, RunRecord, is_run_dir, load_run_record
 from tui.readers.log_reader import DETECT_BYTES, LogReader, UnreadableLog, resolve_target
+from tui.readers.regular_file import open_regular
 from tui.records import MetricRecord, ReaderNotice, StatusRecord
 
 from trainers.runlog import EVENT_LOG_NAME
@@ -104,7 +105,7 @@ class TargetFollower:
             size = os.path.getsize(path)
             if size <= PREVIEW_ABOVE_BYTES:
                 return None
-            with open(path, "rb") as file:
+            with open_regular(path) as file:
                 head = file.read(DETECT_BYTES)
                 file.seek(size - PREVIEW_TAIL_BYTES)
                 tail = file.read(PREVIEW_TAIL_BYTES)
@@ -118,12 +119,16 @@ class TargetFollower:
 
     def batches(self) -> Iterator[FollowBatch]:
         self._signal = ChangeSignal([follower.path for follower in self.followers], self.poll_seconds)
+        owed_end = False  # a batch said more was coming: the look that finds no more is yielded too
         try:
             while not self._stopped.is_set():
                 read_at = time.monotonic()
                 batch = self.read_once()
-                if batch:
+                if batch or (owed_end and not batch.more):
+                    # The consumer waits for a batch without `more` to know the history is all read
+                    # (a file ending in one 200 MB line, or on a chunk boundary, ends on an empty look).
                     yield batch
+                    owed_end = batch.more
                 if not batch.more and not self._stopped.is_set():
                     self._signal.wait()
                     # A trainer logging a thousand lines a second would otherwise cost a batch per
