@@ -20,7 +20,9 @@ def test_json_contract_on_a_seed():
     result = check(seed_path("seed003_ctc_blank"), "--json")
     assert result.returncode == 1
     document = json.loads(result.stdout)
-    assert set(document) == {"source", "format", "segments", "samples", "series", "findings"}
+    assert set(document) == {"source", "format", "state", "state_detail", "segments", "samples", "series", "findings",
+                             "notices"}
+    assert document["notices"] == []
     assert document["samples"] == 36 and document["segments"] == 1
     val_loss = document["series"]["val_loss"]
     assert val_loss == {"points": 60, "last": 5.29, "best": 4.78, "best_epoch": 31, "best_step": None, "goal": "min"}

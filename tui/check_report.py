@@ -33,6 +33,7 @@ def report_document(model: RunModel, findings: list[Finding]) -> dict[str, Any]:
         "samples": model.decode_count,
         "series": {name: model.summary_of(name) for name in model.series_names()},
         "findings": [finding.to_json() for finding in findings],
+        "notices": list(dict.fromkeys(model.notices)),  # the reader's, first seen first, each once
     }
 
 
@@ -57,8 +58,9 @@ def print_table(model: RunModel, findings: list[Finding], document: dict[str, An
     from rich.markup import escape
     from rich.table import Table
 
+    # Names, paths and notices come from the log: escaped, or a "[/bold]" in one is read as markup.
     console = Console()
-    console.print(f"[bold]{document['source']}[/bold]  format [cyan]{document['format']}[/cyan]  "
+    console.print(f"[bold]{escape(document['source'])}[/bold]  format [cyan]{document['format']}[/cyan]  "
                   f"segments {document['segments']}  decode samples {document['samples']}"
                   + (f"  state [bold]{escape(document['state'])}[/bold]" if document["state"] else "")
                   + (f": {escape(document['state_detail'])}" if document["state_detail"] else ""))
@@ -68,12 +70,21 @@ def print_table(model: RunModel, findings: list[Finding], document: dict[str, An
     for name, summary in document["series"].items():
         best_at = ("epoch " + str(summary["best_epoch"])) if summary["best_epoch"] is not None else (
             "step " + str(summary["best_step"]) if summary["best_step"] is not None else "")
-        metrics.add_row(name, str(summary["points"]), _short(summary["last"]), _short(summary["best"]), best_at,
+        metrics.add_row(escape(name), str(summary["points"]), _short(summary["last"]), _short(summary["best"]), best_at,
                         summary["goal"] or "")
     console.print(metrics)
-    if not findings:
+    if findings:
+        console.print(_findings_table(findings))
+    else:
         console.print("[green]No findings: nothing looks wrong.[/green]")
-        return
+    for notice in document["notices"]:
+        console.print(f"[dim]note: {escape(notice)}[/dim]")
+
+
+def _findings_table(findings: list[Finding]):
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title="findings", title_justify="left", show_edge=False, show_lines=True)
     for column in ("severity", "finding", "since", "evidence", "action"):
         table.add_column(column, overflow="fold")
@@ -81,11 +92,10 @@ def print_table(model: RunModel, findings: list[Finding], document: dict[str, An
     for finding in findings:
         since = f"epoch {finding.epoch:g}" if finding.epoch is not None else (
             f"step {finding.step}" if finding.step is not None else "")
-        table.add_row(f"[{colours[finding.severity]}]{finding.severity}[/]", f"{finding.title}\n[dim]{finding.id}[/dim]",
-                      since, finding.evidence, finding.action or "")
-    console.print(table)
-    for notice in dict.fromkeys(model.notices):
-        console.print(f"[dim]note: {notice}[/dim]")
+        table.add_row(f"[{colours[finding.severity]}]{finding.severity}[/]",
+                      f"{escape(finding.title)}\n[dim]{finding.id}[/dim]", since, escape(finding.evidence),
+                      escape(finding.action or ""))
+    return table
 
 
 def _short(value: float | None) -> str:

@@ -60,7 +60,9 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"trainwatch: {error}", file=sys.stderr)
         return 2
     if not model.series_names() and not model.decode_count:
-        print(f"trainwatch: {args.target}: no metrics or decodes found (format {model.format_name})", file=sys.stderr)
+        why = "".join(f"; {notice}" for notice in dict.fromkeys(model.notices[:3]))  # why, if the reader knows
+        print(f"trainwatch: {args.target}: no metrics or decodes found (format {model.format_name}){why}",
+              file=sys.stderr)
         return 2
     document = report_document(model, findings)
     if args.json:
