@@ -131,7 +131,8 @@ class SegmentView:
 
     @cached_property
     def lr(self) -> Curve | None:
-        rates = [s for s in self.segment.series.values() if s.meta.is_lr and len(s) >= 2]
+        # Finite points, as for val_series: an LR logged only as inf or nan has no curve to read.
+        rates = [s for s in self.segment.series.values() if s.meta.is_lr and len(s) - s.nan_count - s.inf_count >= 2]
         if not rates:
             return None
         rates.sort(key=lambda s: -len(s))
