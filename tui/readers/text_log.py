@@ -45,6 +45,7 @@ _DATA_WARNING_RE = re.compile(
 # Words that make a phrase a sentence, not a metric name ("improved from 0.66 to 0.95").
 _SENTENCE_WORDS = {"from", "to", "of", "at", "for", "by", "with", "than", "in", "on", "is", "was", "after",
                    "did", "not", "improved", "reducing", "saving", "best", "since", "and", "or"}
+_MAX_PREFIX = 200
 _LOG_LEVEL_RE = re.compile(r"(?i)\b(info|debug|warning|warn|error|critical|root)\b|\[[^\]]*\]")
 
 
@@ -86,7 +87,11 @@ def parse_metric_line(line: str) -> MetricRecord | None:
     so summaries like "best 0.8 at epoch 3" are not mistaken for a new epoch.
     """
     marker = _MARKER_RE.search(line)
-    if marker is None or re.search(r"[A-Za-z]", _LOG_LEVEL_RE.sub("", line[: marker.start()])):
+    # A prefix longer than any timestamp and log level is not one, and the bracket pattern would
+    # cost quadratic time on it (half a megabyte of "[" took minutes).
+    if marker is None or marker.start() > _MAX_PREFIX:
+        return None
+    if re.search(r"[A-Za-z]", _LOG_LEVEL_RE.sub("", line[: marker.start()])):
         return None
     kind, number = marker.group(1).lower(), as_count(marker.group(2))
     if number is None:
