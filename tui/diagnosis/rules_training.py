@@ -158,6 +158,7 @@ def _granularity(fractions: list[float], rules: dict) -> int | None:
 
 
 def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    p = min(1.0, max(0.0, p))  # an accuracy logged past 100% or below 0 would make the root negative
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
