@@ -464,3 +464,24 @@ def test_a_file_without_read_permission_is_told_once(other_user, shared_dir):
     assert code == 0, printed
     notices = json.loads(printed)
     assert len(notices) == 1 and "Permission denied" in notices[0], notices
+
+
+# --- found by tests/benchmarks/fuzz_corpus.py ----------------------------------------------------
+
+def test_a_long_run_of_brackets_before_an_epoch_marker_is_read_quickly(tmp_path):
+    """The log-level pattern before a marker took quadratic time on half a megabyte of "["."""
+    path = tmp_path / "train.log"
+    path.write_text("Epoch 1 | loss 0.5\n" + "[" * 300_000 + " epoch 2 | loss 0.4\nEpoch 3 | loss 0.3\n")
+    started = time.monotonic()
+    assert points_of(check(path, "--json", timeout=60), "loss") == 2
+    assert time.monotonic() - started < 15
+
+
+def test_an_accuracy_past_100_percent_on_a_small_val_set(tmp_path):
+    """Every value k/10 says the val set has 10 samples; a last value of 1.2 broke its interval."""
+    path = tmp_path / "training_log.csv"
+    values = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.2]
+    path.write_text("epoch,loss,val_acc\n" + "".join(f"{e},{1 / (e + 1)},{v}\n" for e, v in enumerate(values)))
+    result = check(path, "--json")
+    assert_clean(result)
+    assert "small_val_set" in [finding["id"] for finding in json.loads(result.stdout)["findings"]]
