@@ -485,3 +485,12 @@ def test_an_accuracy_past_100_percent_on_a_small_val_set(tmp_path):
     result = check(path, "--json")
     assert_clean(result)
     assert "small_val_set" in [finding["id"] for finding in json.loads(result.stdout)["findings"]]
+
+
+def test_a_python_literal_warning_from_the_log_is_not_printed(tmp_path):
+    """Dict lines are read with ast.literal_eval, which warns on "1if": the log's text, not our news."""
+    path = tmp_path / "train.out"
+    path.write_text("{'loss': 0.5, 'epoch': 1.0}\n{'loss': 1if, 'epoch': 2}\n{'loss': 0.4, 'epoch': 2.0}\n")
+    result = check(path, "--json")
+    assert points_of(result, "loss") == 2
+    assert result.stderr == ""

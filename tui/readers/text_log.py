@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 
 from tui.readers.parser_base import LineParser
 from tui.readers.values import JSON_ERRORS, as_count, record_from_mapping, to_float
@@ -134,7 +135,9 @@ def _mapping_in(line: str) -> dict | None:
         # Python dict reprs: single quotes, and bare nan/inf that literal_eval rejects.
         body = re.sub(r"(?<=[:\s\[,])(-?(?:nan|inf))(?=[,}\]\s])", r"'\1'", body)
         try:
-            mapping = ast.literal_eval(body)
+            with warnings.catch_warnings():  # "invalid decimal literal" and the like: the log's, not ours
+                warnings.simplefilter("ignore", SyntaxWarning)
+                mapping = ast.literal_eval(body)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             return None
     return mapping if isinstance(mapping, dict) else None
