@@ -10,6 +10,7 @@ then exit) take nothing. Stdlib only: importing this costs a training script not
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -56,14 +57,41 @@ def command_problem(command: dict[str, Any]) -> str | None:
     return None
 
 
-def writable_by_others(path: str) -> str | None:
-    """Why a control file must not be obeyed (someone else could write it), or None when it is safe."""
-    info = os.stat(path)
+class UnsafeFile(Exception):
+    """A file that must not be used: a symbolic link, not a regular file, someone else's, or one
+    that group or others may write."""
+
+
+def unsafe_owner(info: os.stat_result, path: str) -> str | None:
+    """Why a file or directory with this status must not be trusted, or None when only we own and may write it."""
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         return f"{path} belongs to another user"
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return f"{path} is writable by group or others"
     return None
+
+
+def open_owned(path: str, flags: int, mode: int = 0o600) -> int:
+    """A descriptor on ``path`` opened without following a symbolic link (one planted there would
+    send our writes, or our reads, to a file of someone else's choosing) and checked on the opened
+    descriptor itself, so the file cannot be swapped between the check and the use."""
+    try:
+        # O_NONBLOCK: a FIFO planted under the name must not hang the open.
+        descriptor = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK, mode)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.EMLINK):  # EMLINK: the BSDs' answer to O_NOFOLLOW
+            raise UnsafeFile(f"{path} is a symbolic link") from None
+        raise
+    try:
+        info = os.fstat(descriptor)
+        problem = None if stat.S_ISREG(info.st_mode) else f"{path} is not a regular file"
+        problem = problem or unsafe_owner(info, path)
+        if problem:
+            raise UnsafeFile(problem)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
 
 
 def _acknowledged_ids(event_log: str) -> set[str]:
@@ -74,7 +102,7 @@ def _acknowledged_ids(event_log: str) -> set[str]:
 class ControlChannel:
     """Reads new commands from the control file; each is returned by ``poll`` once, ever.
 
-    ``poll`` costs one ``os.stat`` when nothing was written, so it can run every batch.
+    ``poll`` costs one ``os.lstat`` when nothing was written, so it can run every batch.
     """
 
     def __init__(self, run_dir: str, log: RunLog) -> None:
@@ -87,18 +115,21 @@ class ControlChannel:
 
     def poll(self) -> list[ControlCommand]:
         try:
-            size = os.stat(self.path).st_size
+            size = os.lstat(self.path).st_size  # lstat: a planted link is refused below, never followed
         except OSError:
             return []
         if size <= self._offset:
             return []
-        unsafe = writable_by_others(self.path)
-        if unsafe:
-            if unsafe != self._refused_reason:  # say it once, not every batch
-                self._refused_reason = unsafe
-                self.log.text(f"trainwatch control ignored: {unsafe}", stream="stderr")
+        try:
+            descriptor = open_owned(self.path, os.O_RDONLY)
+        except (UnsafeFile, OSError) as error:
+            reason = str(error)
+            if reason != self._refused_reason:  # say it once, not every batch
+                self._refused_reason = reason
+                self.log.text(f"trainwatch control ignored: {reason}", stream="stderr")
             return []
-        with open(self.path, "rb") as file:
+        self._refused_reason = None
+        with os.fdopen(descriptor, "rb") as file:
             file.seek(self._offset)
             data = self._partial + file.read(size - self._offset)
         self._offset = size

@@ -12,7 +12,7 @@ import os
 import re
 import time
 
-from trainers.control import CONTROL_FILE_NAME, command_problem, writable_by_others
+from trainers.control import CONTROL_FILE_NAME, UnsafeFile, command_problem, open_owned
 
 _counter = itertools.count(1)
 _FACTOR_RE = re.compile(r"^\s*(?:[x*×]\s*(?P<pre>[^\s]+)|(?P<post>[^\s]+?)\s*[x×]|/\s*(?P<div>[^\s]+))\s*$")
@@ -55,13 +55,16 @@ def new_command(action: str, **args: float) -> dict:
 
 
 def append_command(run_dir: str, command: dict) -> None:
-    """Append one command line to the run's control file, which only its owner may write."""
+    """Append one command line to the run's control file, which only its owner may write (and
+    which is never reached through a symbolic link)."""
     path = os.path.join(run_dir, CONTROL_FILE_NAME)
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        unsafe = writable_by_others(path)
-        if unsafe:
-            raise ControlError(f"refusing to use {unsafe}")
+        descriptor = open_owned(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    except UnsafeFile as error:
+        raise ControlError(f"refusing to use {error}") from None
+    except OSError as error:
+        raise ControlError(f"cannot open {path}: {error.strerror or error}") from None
+    try:
         os.write(descriptor, (json.dumps(command) + "\n").encode())
     finally:
         os.close(descriptor)
