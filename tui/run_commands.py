@@ -167,7 +167,7 @@ def _report_ack(handle: RunHandle, command_id: str, what: str) -> int:
 
 
 def _restart(args: argparse.Namespace) -> int:
-    from tui.launch.restart import propose_restart, restart_run
+    from tui.launch.restart import command_lines, propose_restart, restart_run
 
     remote = parse_remote_target(args.run_dir)
     if remote is not None:  # a restart launches a new process: that takes trainwatch where the run is
@@ -175,8 +175,8 @@ def _restart(args: argparse.Namespace) -> int:
                      f"--preset {args.preset}")
     proposal = propose_restart(args.run_dir, args.preset, args.resume)
     print(f"restart {proposal.parent.name} with preset {proposal.preset.name}:")
-    for change in proposal.plan.changes + proposal.plan.skipped:
-        print(f"  {change}")
+    for line in proposal.plan.changes + proposal.plan.skipped + command_lines(proposal):
+        print(f"  {line}")
     if not args.yes:
         if not sys.stdin.isatty():
             return _fail("not a terminal: add --yes to restart without asking")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from tui.launch.run_record import RunRecord, load_run_record
 
 RUNS_ROOT = "runs"
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+RUN_DIR_MODE = 0o750
 # How long `launch_run` waits for the supervisor to report the trainer's pid.
 START_WAIT_SECONDS = 10.0
 
@@ -31,7 +33,12 @@ def default_name(command: list[str]) -> str:
 
 
 def new_run_dir(root: str, name: str) -> str:
-    """``root/<name>-<n>`` with the next free n; never reuses or overwrites a directory."""
+    """``root/<name>-<n>`` with the next free n; never reuses or overwrites a directory.
+
+    It is made 0750 or 0700 whatever the umask (a lab's umask 002 in a setgid project directory
+    would let the group rewrite the record, and so the command a restart runs): the group may read
+    and tail the run, only its owner writes in it.
+    """
     safe = _UNSAFE_NAME_RE.sub("-", name).strip("-.") or "run"
     os.makedirs(root, exist_ok=True)
     taken = [entry[len(safe) + 1:] for entry in os.listdir(root) if entry.startswith(safe + "-")]
@@ -39,10 +46,14 @@ def new_run_dir(root: str, name: str) -> str:
     while True:
         path = os.path.join(root, f"{safe}-{number}")
         try:
-            os.mkdir(path)  # atomic: two launches at once cannot get the same directory
-            return path
+            os.mkdir(path, RUN_DIR_MODE)  # atomic: two launches at once cannot get the same directory
         except FileExistsError:
             number += 1
+            continue
+        # The umask may have taken more (077 leaves 0700) or, oddly, the owner's own bits; a setgid
+        # bit inherited from a project directory stays, so the run's files keep the lab's group.
+        os.chmod(path, (os.stat(path).st_mode | stat.S_IRWXU) & (RUN_DIR_MODE | stat.S_ISGID))
+        return path
 
 
 def _check_command(command: list[str], cwd: str) -> None:
@@ -70,7 +81,9 @@ def launch_run(command: list[str], *, name: str | None = None, root: str = RUNS_
     _check_command(command, cwd)
     run_dir = os.path.abspath(new_run_dir(root, name or default_name(command)))
     for file_name, text in (files or {}).items():
-        with open(os.path.join(run_dir, file_name), "w", encoding="utf-8") as file:
+        # 0644 whatever the umask: the command reads this config, so no one else may rewrite it.
+        descriptor = os.open(os.path.join(run_dir, file_name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             file.write(text)
     command = [part.replace("{run_dir}", run_dir) for part in command]
     record = RunRecord(name=os.path.basename(run_dir), command=list(command), cwd=cwd, run_dir=run_dir,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,6 +52,16 @@ class RestartProposal:
     plan: RestartPlan
 
 
+def command_lines(proposal: RestartProposal) -> list[str]:
+    """What the restart will run, in full, for the diff the user confirms: the command (the child's
+    own directory stands for ``{run_dir}``), where, and the environment it adds."""
+    lines = [f"runs: {shlex.join(proposal.plan.command)}", f"in: {proposal.parent.cwd}"]
+    env = proposal.parent.env
+    if env:
+        lines.append("with: " + " ".join(f"{name}={shlex.quote(value)}" for name, value in sorted(env.items())))
+    return lines
+
+
 def propose_restart(run_dir: str, preset_name: str, resume: str | None = None) -> RestartProposal:
     handle = RunHandle(run_dir)
     preset = get_preset(preset_name)
@@ -68,6 +79,10 @@ def propose_restart(run_dir: str, preset_name: str, resume: str | None = None) -
 def restart_run(proposal: RestartProposal, timeouts: StopTimeouts | None = None,
                 progress: Callable[[str], None] = lambda text: None) -> RunRecord:
     parent = RunHandle(proposal.parent.run_dir)
+    shown = proposal.parent
+    if (parent.record.command, parent.record.cwd, parent.record.env) != (shown.command, shown.cwd, shown.env):
+        raise PresetError(f"run {shown.name}'s record changed since the restart was shown: nothing was stopped; "
+                          "look at the diff again")
     if parent.alive:
         progress(f"stopping {parent.record.name}")
         progress(parent.stop(timeouts, progress))

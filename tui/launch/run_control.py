@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tui.launch.control_client import ControlError, append_command, new_command, parse_lr_request
-from tui.launch.process_state import pid_alive
-from tui.launch.run_record import RunRecord, load_run_record
+from tui.launch.process_state import pid_alive, pid_problem
+from tui.launch.run_record import NotOurRun, RunRecord, load_trusted_record
 
 from trainers.runlog import EVENT_LOG_NAME, read_events
 
@@ -37,7 +37,7 @@ class LocalRunHost:
         return run_dir
 
     def load_record(self, run_dir: str) -> RunRecord:
-        return load_run_record(run_dir)
+        return load_trusted_record(run_dir)  # acted on: refused unless only we may write it
 
     def process_alive(self, record: RunRecord) -> bool:
         return pid_alive(record.pid, record.pid_start_ticks)
@@ -49,15 +49,22 @@ class LocalRunHost:
         append_command(run_dir, command)
 
     def signal(self, record: RunRecord, signum: int) -> None:
+        problem = pid_problem(record.pid, record.pid_start_ticks)
+        if problem:
+            raise ControlError(f"refusing to signal run {record.name}: {problem}")
+        if not pid_alive(record.pid, record.pid_start_ticks):
+            return  # gone (or its pid recycled) since the last look: nothing of ours to signal
         record.stop_signal = signal.Signals(signum).name
         record.save()
         try:
             os.killpg(record.pid, signum)  # the trainer's own group: it and its workers
         except (ProcessLookupError, PermissionError):
             try:
-                os.kill(record.pid, signum)
+                os.kill(record.pid, signum)  # it left its group
             except ProcessLookupError:
                 pass
+            except PermissionError:
+                raise ControlError(f"cannot signal run {record.name} (pid {record.pid}): permission denied") from None
 
 
 def trainer_reads_control(run_dir: str, host: LocalRunHost | None = None) -> bool:
@@ -85,7 +92,12 @@ class RunHandle:
         return not isinstance(self.host, LocalRunHost)
 
     def refresh(self) -> RunRecord:
-        self.record = self.host.load_record(self.run_dir)
+        """The record read again, before each action: one that stopped being ours (or readable)
+        since the handle was made refuses the action, as a ControlError like every other refusal."""
+        try:
+            self.record = self.host.load_record(self.run_dir)
+        except NotOurRun as error:
+            raise ControlError(str(error)) from None
         return self.record
 
     @property
@@ -99,6 +111,9 @@ class RunHandle:
 
     def _require_alive(self, what: str) -> None:
         self.refresh()
+        problem = None if self.record.pid is None else pid_problem(self.record.pid, self.record.pid_start_ticks)
+        if problem:
+            raise ControlError(f"cannot {what}: refusing to act on run {self.record.name}: {problem}")
         if not self.alive:
             how = (f"exited with code {self.record.exit_code}" if self.record.exit_code is not None
                    else "its process is gone")

@@ -6,6 +6,7 @@ import json
 import signal
 
 from tui.launch.control_client import ControlError
+from tui.launch.process_state import pid_problem
 from tui.launch.run_control import RunHandle
 from tui.launch.run_record import RUN_RECORD_NAME, NotOurRun, RunRecord, parse_run_record
 from tui.remote.remote_scripts import (MARK, alive_script, append_script, cat_script, grep_script,
@@ -13,7 +14,6 @@ from tui.remote.remote_scripts import (MARK, alive_script, append_script, cat_sc
 from tui.remote.remote_target import RemoteTarget
 from tui.remote.ssh_connection import SshConnection, SshError
 
-from trainers.control import CONTROL_FILE_NAME
 from trainers.runlog import EVENT_LOG_NAME, events_in_lines
 
 
@@ -52,8 +52,8 @@ class SshRunHost:
         return parse_run_record("\n".join(lines), run_dir, f"{self.connection.destination}:{path}")
 
     def process_alive(self, record: RunRecord) -> bool:
-        if not record.pid:
-            return False
+        if pid_problem(record.pid, record.pid_start_ticks):
+            return False  # never sent: a bad pid (kill -0 -1 "finds" every process) is no process of ours
         answer, _ = self._run(alive_script(record.pid, record.pid_start_ticks))
         return answer == "alive"
 
@@ -62,16 +62,23 @@ class SshRunHost:
         return list(events_in_lines(lines, kind, must_contain))
 
     def send(self, run_dir: str, command: dict) -> None:
-        answer, _ = self._run(append_script(f"{run_dir}/{CONTROL_FILE_NAME}", json.dumps(command)))
+        answer, _ = self._run(append_script(run_dir, json.dumps(command)))
         if answer != "ok":
             reason = answer.removeprefix("unsafe ") or "no answer"
             raise ControlError(f"cannot send the command to {self.describe(run_dir)}: {reason}")
 
     def signal(self, record: RunRecord, signum: int) -> None:
+        """Checked here, then again by the script there: only a usable pid whose start time matches."""
+        problem = pid_problem(record.pid, record.pid_start_ticks)
+        if problem:
+            raise ControlError(f"refusing to signal run {record.name} on {self.connection.destination}: {problem}")
         name = signal.Signals(signum).name.removeprefix("SIG")
-        answer, _ = self._run(signal_script(record.run_dir, record.pid, name))
-        if answer != "ok":
-            raise ControlError(f"cannot signal {self.describe(record.run_dir)}: {answer or 'no answer'}")
+        answer, _ = self._run(signal_script(record.run_dir, record.pid, record.pid_start_ticks, name))
+        if answer in ("ok", "gone"):  # gone: it ended (or its pid was recycled) since the last look
+            return
+        if answer.startswith(("refused ", "unsafe ")):
+            raise ControlError(f"refusing to signal {self.describe(record.run_dir)}: {answer.split(' ', 1)[1]}")
+        raise ControlError(f"cannot signal {self.describe(record.run_dir)}: {answer or 'no answer'}")
 
 
 def open_remote_run(target: RemoteTarget, interactive: bool = False) -> RunHandle:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from tui.launch.process_state import PID_MAX
+
 # How many first bytes of an appended file are compared to notice a rewrite in place.
 FINGERPRINT_BYTES = 64
 # Lines the remote side prints to talk to us start with this; anything else (a chatty .bashrc)
@@ -165,59 +167,112 @@ def stream_script(files: list[StreamedFile], interval: float, chunk_bytes: int) 
     return shell_script(assignments, _STREAM_BODY)
 
 
-# Control: append one command line to the control file, refusing one that others could write
-# (the trainer refuses it too), creating it owner-only.
-_APPEND_BODY = r'''
+# Is this run ours to act on? Prints why not (one line per problem), or nothing: the run directory,
+# its record and its control file must be the login user's and writable by no one else, and the
+# files must not be symbolic links (a link planted there would take our writes elsewhere).
+_OURS_FUNCTIONS = r'''
+tw_unsafe() {
+  if [ "$2" != dir ] && [ -h "$1" ]; then echo "$1 is a symbolic link"; return; fi
+  tw_ls=$(ls -dLn -- "$1" 2>/dev/null) || { echo "cannot look at $1"; return; }
+  set -f; set -- "$1" $tw_ls; set +f
+  case $2 in ?????w*|????????w*) echo "$1 is writable by group or others"; return ;; esac
+  [ "$4" = "$(id -u)" ] || echo "$1 belongs to another user"
+}
+tw_not_ours() {
+  tw_unsafe "$tw_dir" dir
+  tw_unsafe "$tw_dir/run.json"
+  if [ -e "$tw_dir/control.jsonl" ] || [ -h "$tw_dir/control.jsonl" ]; then tw_unsafe "$tw_dir/control.jsonl"; fi
+}
+'''
+
+# Control: append one command line to the control file, creating it owner-only; refused (as the
+# trainer refuses it) unless the run is ours.
+_APPEND_BODY = _OURS_FUNCTIONS + r'''
 umask 077
-if [ -e "$tw_f" ]; then
-  set -f; set -- $(ls -dln -- "$tw_f"); set +f
-  case $1 in ?????w*|????????w*) echo "@TW unsafe $tw_f is writable by group or others"; exit 3 ;; esac
-  if [ "$3" != "$(id -u)" ]; then echo "@TW unsafe $tw_f belongs to another user"; exit 3; fi
-fi
-printf '%s\n' "$tw_line" >> "$tw_f" || { echo "@TW unsafe cannot write $tw_f"; exit 3; }
+tw_bad=$(tw_not_ours | head -n 1)
+if [ -n "$tw_bad" ]; then echo "@TW unsafe $tw_bad"; exit 3; fi
+printf '%s\n' "$tw_line" >> "$tw_dir/control.jsonl" || { echo "@TW unsafe cannot write $tw_dir/control.jsonl"; exit 3; }
 echo "@TW ok"
 '''
 
 
-def append_script(path: str, line: str) -> str:
-    return shell_script([_assign("tw_f", path), _assign("tw_line", line)], _APPEND_BODY)
+def append_script(run_dir: str, line: str) -> str:
+    return shell_script([_assign("tw_dir", run_dir), _assign("tw_line", line)], _APPEND_BODY)
 
 
-# Is the process there, and is it still ours (same start time in /proc, where there is a /proc)?
-_ALIVE_BODY = r'''
-if ! kill -0 "$tw_pid" 2>/dev/null; then echo "@TW dead"; exit 0; fi
-if [ -r "/proc/$tw_pid/stat" ]; then
+# Which process the record names, checked as process_state.py checks it here. tw_why says why the
+# pid must never be signalled: not a plain decimal from 2 to PID_MAX (kill reads -1 as "every
+# process of the user", 0 as "my group", -N as a group), or no start time to check it by. Else
+# tw_live=yes when /proc shows it running, started when recorded, and the login user's.
+_PROCESS_CHECK = r'''
+tw_why= tw_live=no
+case $tw_pid in
+  ''|0*|*[!0-9]*) tw_why="pid $tw_pid is not a usable pid (an integer from 2 to $tw_pid_max)" ;;
+  *) if [ "${#tw_pid}" -gt "${#tw_pid_max}" ] || [ "$tw_pid" -le 1 ] || [ "$tw_pid" -gt "$tw_pid_max" ]; then
+       tw_why="pid $tw_pid is not a usable pid (an integer from 2 to $tw_pid_max)"; fi ;;
+esac
+if [ -z "$tw_why" ]; then
+  case $tw_ticks in
+    ''|*[!0-9]*) tw_why="no usable start time to tell pid $tw_pid from a recycled one" ;;
+  esac
+fi
+if [ -z "$tw_why" ] && [ ! -r /proc/self/stat ]; then tw_why="no /proc to check the start time of pid $tw_pid"; fi
+if [ -z "$tw_why" ]; then
   tw_stat=$(cat "/proc/$tw_pid/stat" 2>/dev/null)
-  set -f; set -- ${tw_stat##*) }; set +f
-  if [ "$1" = Z ]; then echo "@TW dead"; exit 0; fi
-  shift 19
-  if [ -n "$tw_ticks" ] && [ "$1" != "$tw_ticks" ]; then echo "@TW dead"; exit 0; fi
+  if [ -n "$tw_stat" ]; then
+    set -f; set -- ${tw_stat##*) }; set +f
+    if [ "$#" -ge 20 ] && [ "$1" != Z ]; then
+      shift 19
+      if [ "$1" = "$tw_ticks" ]; then
+        set -f; set -- $(ls -dn "/proc/$tw_pid" 2>/dev/null); set +f
+        if [ "$3" = "$(id -u)" ]; then tw_live=yes; fi
+      fi
+    fi
+  fi
 fi
-echo "@TW alive"
+'''
+
+_ALIVE_BODY = _PROCESS_CHECK + r'''
+if [ "$tw_live" = yes ]; then echo "@TW alive"; else echo "@TW dead"; fi
 '''
 
 
-def alive_script(pid: int, start_ticks: int | None) -> str:
-    return shell_script([_assign("tw_pid", pid), _assign("tw_ticks", "" if start_ticks is None else start_ticks)],
-                        _ALIVE_BODY)
+def _process_assignments(pid: object, start_ticks: object) -> list[str]:
+    return [_assign("tw_pid", pid), _assign("tw_ticks", "" if start_ticks is None else start_ticks),
+            _assign("tw_pid_max", PID_MAX)]
 
 
-# Stop by signal: note the signal in run.json first (as a local stop does), then signal the
+def alive_script(pid: object, start_ticks: object) -> str:
+    return shell_script(_process_assignments(pid, start_ticks), _ALIVE_BODY)
+
+
+# Stop by signal, only a checked pid of a run that is ours: note the signal in run.json first (as a
+# local stop does, through a temporary file that mktemp creates exclusively), then signal the
 # trainer's process group, or the process alone when it has no group of its own.
-_SIGNAL_BODY = r'''
+_SIGNAL_BODY = _OURS_FUNCTIONS + _PROCESS_CHECK + r'''
+case $tw_sig in ''|*[!A-Z0-9]*) echo "@TW refused not a signal name: $tw_sig"; exit 0 ;; esac
+if [ -n "$tw_why" ]; then echo "@TW refused $tw_why"; exit 0; fi
+tw_bad=$(tw_not_ours | head -n 1)
+if [ -n "$tw_bad" ]; then echo "@TW unsafe $tw_bad"; exit 0; fi
+if [ "$tw_live" != yes ]; then echo "@TW gone"; exit 0; fi
 tw_rec=$tw_dir/run.json
-if [ -f "$tw_rec" ]; then
-  sed "s/\"stop_signal\": null/\"stop_signal\": \"SIG$tw_sig\"/" "$tw_rec" > "$tw_rec.tw$$.tmp" \
-    && mv -f "$tw_rec.tw$$.tmp" "$tw_rec"
+if tw_tmp=$(mktemp "$tw_rec.XXXXXXXXXX" 2>/dev/null); then
+  if sed "s/\"stop_signal\": null/\"stop_signal\": \"SIG$tw_sig\"/" "$tw_rec" > "$tw_tmp" && chmod 644 "$tw_tmp"; then
+    mv -f "$tw_tmp" "$tw_rec"
+  else
+    rm -f "$tw_tmp"
+  fi
 fi
-kill -s "$tw_sig" -- "-$tw_pid" 2>/dev/null || kill -s "$tw_sig" "$tw_pid" 2>/dev/null
+kill -s "$tw_sig" -- "-$tw_pid" 2>/dev/null || kill -s "$tw_sig" -- "$tw_pid" 2>/dev/null
 echo "@TW ok"
 '''
 
 
-def signal_script(run_dir: str, pid: int, signal_name: str) -> str:
-    return shell_script([_assign("tw_dir", run_dir), _assign("tw_pid", pid), _assign("tw_sig", signal_name)],
-                        _SIGNAL_BODY)
+def signal_script(run_dir: str, pid: object, start_ticks: object, signal_name: str) -> str:
+    """The remote stop by signal. The pid is checked there too, so no caller can have a record's
+    pid signalled unchecked."""
+    return shell_script([_assign("tw_dir", run_dir), *_process_assignments(pid, start_ticks),
+                         _assign("tw_sig", signal_name)], _SIGNAL_BODY)
 
 
 # Lines of a file that hold every one of the given strings (event-log lookups: acks, run_start).

@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 
 from tui.launch.control_client import ControlError, parse_lr_request
 from tui.launch.presets import Preset, PresetError
-from tui.launch.restart import RestartProposal
+from tui.launch.restart import RestartProposal, command_lines
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -123,7 +123,8 @@ class PresetScreen(ModalScreen[str | None]):
             lines += [f"  {change}" for change in proposal.plan.changes + proposal.plan.skipped]
             if proposal.resume != "none" and proposal.resume_path is None:
                 lines.append(f"  resume: the {proposal.resume} checkpoint the stop writes")
-        diff.update("\n".join(lines))
+            lines += [f"  {line}" for line in command_lines(proposal)]  # all of what Enter will run
+        diff.update(Text("\n".join(lines)))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.chosen = event.option.id
