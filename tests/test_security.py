@@ -413,3 +413,42 @@ def test_a_fifo_as_control_file_does_not_hang_the_trainer(tmp_path):
     assert channel.poll() == []  # a FIFO's size is 0: nothing to read, and no open that waits
     with pytest.raises(ControlError):
         append_command(str(tmp_path), new_command("checkpoint"))
+
+
+@needs_root
+async def test_bare_trainwatch_follows_someone_elses_run_but_does_not_control_it(throwaway_users, tmp_path):
+    from ui_helpers import make_app, settle
+
+    other = throwaway_users()
+    runs = tmp_path / "runs"
+    run_dir = runs / "theirs-1"
+    run_dir.mkdir(parents=True, mode=0o755)
+    sleeper = start_sleeper(throwaway_users, other)  # "their trainer", alive
+    write_record(str(run_dir), sleeper.pid, process_start_ticks(sleeper.pid), owner=other.uid)
+    (run_dir / "events.jsonl").write_text('{"event": "metrics", "step": 1, "epoch": 1, "metrics": {"loss": 0.5}}\n')
+    os.chown(run_dir, other.uid, other.gid)
+    app = make_app(None, runs_root=str(runs))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert app.target == str(run_dir) and app.run_handle is None  # read, not controlled
+        await pilot.press("x")
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("refusing to act on" in m and "belongs to another user" in m for m in messages), messages
+        assert any("only being read" in m for m in messages), messages
+    assert sleeper.poll() is None
+
+
+def test_a_hostile_record_is_refused_with_one_line(tmp_path):
+    from tui.launch.run_record import NotOurRun, parse_run_record
+
+    base = {"trainwatch": 1, "name": "x", "command": ["true"], "cwd": "/"}
+    for field, value in [("pid", "123"), ("pid", 1.5), ("pid", [123]), ("pid", 10**20), ("pid", True),
+                         ("pid", -1), ("pid_start_ticks", "5"), ("exit_code", 10**400), ("started", 10**400),
+                         ("env", {"A": 1}), ("command", [1]), ("name", None)]:
+        with pytest.raises(NotOurRun, match=f"bad run record: {field} must be"):
+            parse_run_record(json.dumps({**base, field: value}), str(tmp_path), "run.json")
+    with pytest.raises(NotOurRun, match="nested too deep"):
+        parse_run_record("[" * 100_000 + "]" * 100_000, str(tmp_path), "run.json")
+    with pytest.raises(NotOurRun, match="unreadable run record"):
+        parse_run_record('{"pid": ' + "9" * 5000 + "}", str(tmp_path), "run.json")

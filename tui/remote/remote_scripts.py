@@ -203,7 +203,7 @@ def append_script(run_dir: str, line: str) -> str:
 # Which process the record names, checked as process_state.py checks it here. tw_why says why the
 # pid must never be signalled: not a plain decimal from 2 to PID_MAX (kill reads -1 as "every
 # process of the user", 0 as "my group", -N as a group), or no start time to check it by. Else
-# tw_live=yes when /proc shows it running, started when recorded, and the login user's.
+# tw_live=yes when /proc shows it running and started when recorded.
 _PROCESS_CHECK = r'''
 tw_why= tw_live=no
 case $tw_pid in
@@ -223,10 +223,7 @@ if [ -z "$tw_why" ]; then
     set -f; set -- ${tw_stat##*) }; set +f
     if [ "$#" -ge 20 ] && [ "$1" != Z ]; then
       shift 19
-      if [ "$1" = "$tw_ticks" ]; then
-        set -f; set -- $(ls -dn "/proc/$tw_pid" 2>/dev/null); set +f
-        if [ "$3" = "$(id -u)" ]; then tw_live=yes; fi
-      fi
+      if [ "$1" = "$tw_ticks" ]; then tw_live=yes; fi
     fi
   fi
 fi
