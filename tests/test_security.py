@@ -452,3 +452,73 @@ def test_a_hostile_record_is_refused_with_one_line(tmp_path):
         parse_run_record("[" * 100_000 + "]" * 100_000, str(tmp_path), "run.json")
     with pytest.raises(NotOurRun, match="unreadable run record"):
         parse_run_record('{"pid": ' + "9" * 5000 + "}", str(tmp_path), "run.json")
+
+
+# A trainer that records one checkpoint through the event log, the way every integration does.
+CHECKPOINTING_TRAINER = textwrap.dedent("""
+    import os, time
+    from trainers.runlog import RunLog
+    run_dir = os.environ["TRAINWATCH_RUN_DIR"]
+    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
+    path = os.path.join(run_dir, "checkpoints", "last.pt")
+    with open(path, "wb") as file:
+        file.write(b"weights")
+    log = RunLog(os.path.join(run_dir, "events.jsonl"))
+    log.checkpoint(path, step=10, epoch=1, tag="last")
+    log.metrics(step=10, epoch=1, loss=0.5)
+    while True:
+        time.sleep(0.05)
+""")
+
+
+def test_a_group_member_cannot_plant_the_checkpoint_a_restart_resumes_from(throwaway_users):
+    from tui.launch.presets import PresetError
+    from tui.launch.restart import propose_restart
+
+    group = throwaway_users.group()
+    member = throwaway_users(group=group)
+    project = f"/tmp/twsec-project-{secrets.token_hex(4)}"
+    os.mkdir(project)
+    try:
+        shutil.chown(project, group=group)
+        os.chmod(project, 0o2775)
+        old_umask = os.umask(0o002)  # the lab's umask: files group-writable unless made otherwise
+        try:
+            record = launch_run([PYTHON, "-c", CHECKPOINTING_TRAINER, "--lr", "0.1"], root=os.path.join(project, "runs"),
+                                cwd=REPO, name="victim")
+        finally:
+            os.umask(old_umask)
+        run_dir, pid = record.run_dir, record.pid
+        event_log, checkpoint = os.path.join(run_dir, "events.jsonl"), os.path.join(run_dir, "checkpoints", "last.pt")
+        try:
+            wait_for(lambda: os.path.exists(event_log) and "metrics" in open(event_log).read(), 30, "the checkpoint event",
+                     run_dir=run_dir)
+            # What the run writes is the user's alone, whatever the umask.
+            for path in (event_log, checkpoint, os.path.join(run_dir, "stdout.log"), os.path.join(run_dir, "stderr.log")):
+                assert stat.S_IMODE(os.stat(path).st_mode) == 0o644, (path, oct(os.stat(path).st_mode))
+            forged_checkpoint = os.path.join(project, "forged.pt")
+            forged_event = json.dumps({"event": "checkpoint", "time": 1, "path": forged_checkpoint, "tag": "last"})
+            assert member.run("sh", "-c", f"echo '{forged_event}' >> {event_log}").returncode != 0
+            assert propose_restart(run_dir, "lower-lr", "last").resume_path == checkpoint
+
+            # A log left group-writable (as umask 002 made it before): the member appends a forged event.
+            os.chmod(event_log, 0o664)
+            assert member.run("sh", "-c", f"echo x > {forged_checkpoint} && echo '{forged_event}' >> {event_log}"
+                              ).returncode == 0
+            code, out, error = trainwatch("restart", run_dir, "--preset", "lower-lr", "--resume", "last", "--yes")
+            assert code == 2 and "events.jsonl is writable by group or others" in one_line(error), (out, error)
+            os.chmod(event_log, 0o644)
+            with pytest.raises(PresetError, match="forged.pt belongs to another user"):
+                propose_restart(run_dir, "lower-lr", "last")
+            # The checkpoint itself left group-writable: rewritable in place, so refused too.
+            with open(event_log, "a") as file:
+                file.write(json.dumps({"event": "checkpoint", "time": 2, "path": checkpoint, "tag": "last"}) + "\n")
+            os.chmod(checkpoint, 0o664)
+            with pytest.raises(PresetError, match="last.pt is writable by group or others"):
+                propose_restart(run_dir, "lower-lr", "last")
+            assert RunHandle(run_dir).alive  # every refusal came before anything was stopped
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    finally:
+        shutil.rmtree(project, ignore_errors=True)

@@ -86,6 +86,22 @@ def _ends_mid_line(descriptor: int, path: str) -> bool:
         os.close(reader)
 
 
+def _owner_writable_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o644)
+
+
+def _drop_shared_write(path: str) -> None:
+    """chmod g-w,o-w on a file (or a checkpoint folder and its files) we own; quietly nothing else."""
+    try:
+        paths = [path, *(os.path.join(path, name) for name in os.listdir(path))] if os.path.isdir(path) else [path]
+        for each in paths:
+            info = os.lstat(each)
+            if info.st_uid == os.getuid() and not stat.S_ISLNK(info.st_mode):
+                os.chmod(each, stat.S_IMODE(info.st_mode) & ~(stat.S_IWGRP | stat.S_IWOTH))
+    except OSError:
+        pass  # not saved yet (the Hugging Face Trainer saves after the callback), or not ours
+
+
 class RunLog:
     """Appends events to a JSON Lines file, one line per event, never truncating (a resumed run
     appends to the same file).
@@ -102,7 +118,9 @@ class RunLog:
         parent = os.path.dirname(self.path)
         if parent:
             os.makedirs(parent, exist_ok=True)
-        self._file: TextIO = open(self.path, "a", encoding="utf-8")
+        # 0644 whatever the umask: a restart trusts the checkpoints this log records, so in a
+        # group-shared directory (umask 002) nobody else may append a forged one.
+        self._file: TextIO = open(self.path, "a", encoding="utf-8", opener=_owner_writable_opener)
         if _ends_mid_line(self._file.fileno(), self.path):
             # A process killed mid-line (a crash, the OOM killer) left half an event: ours start on
             # a line of their own, or the first (a final status, a resume's run_start) would be lost
@@ -195,6 +213,9 @@ class RunLog:
                    message=message)
 
     def checkpoint(self, path: str, step: int | None = None, epoch: float | None = None, tag: str = "last") -> None:
+        """Record a saved checkpoint, and take group and others' write permission from its file: a
+        restart resumes from it, and loading a checkpoint someone else rewrote can run their code."""
+        _drop_shared_write(path)
         self.write("checkpoint", path=path, step=step, epoch=epoch, tag=tag)
 
     def text(self, text: str, stream: str = "stdout") -> None:

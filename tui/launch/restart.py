@@ -16,6 +16,7 @@ from tui.launch.presets import RESUME_CHOICES, Preset, PresetError, RestartPlan,
 from tui.launch.run_control import RunHandle, StopTimeouts
 from tui.launch.run_record import RunRecord
 
+from trainers.control import unsafe_owner
 from trainers.runlog import EVENT_LOG_NAME, read_events
 
 
@@ -23,17 +24,36 @@ def recorded_checkpoint(run_dir: str, which: str) -> str | None:
     """The newest checkpoint of that tag (last or best) the run logged and that still exists.
 
     A ``last`` request also accepts a manual or best one when that is newer: the latest state wins.
+    Raises PresetError when the event log or the checkpoint could have been written by someone
+    else: the child loads it as the user, and loading a forged checkpoint can run its author's code.
     """
     accepted = {"last": ("last", "manual", "best"), "best": ("best",)}[which]
+    event_log = os.path.join(run_dir, EVENT_LOG_NAME)
     found = None
-    for event in read_events(os.path.join(run_dir, EVENT_LOG_NAME), "checkpoint"):
-        if event.get("tag", "last") in accepted and event.get("path"):
-            path = str(event["path"])
-            found = path if os.path.isabs(path) else os.path.join(run_dir, path)
-    if found and os.path.exists(found):
-        return found
-    fallback = os.path.join(run_dir, "checkpoints", f"{which}.pt")
-    return fallback if os.path.exists(fallback) else None
+    if os.path.exists(event_log):
+        _require_trusted(event_log, "the checkpoints it records")
+        for event in read_events(event_log, "checkpoint"):
+            if event.get("tag", "last") in accepted and event.get("path"):
+                path = str(event["path"])
+                found = path if os.path.isabs(path) else os.path.join(run_dir, path)
+    if not (found and os.path.exists(found)):
+        fallback = os.path.join(run_dir, "checkpoints", f"{which}.pt")
+        found = fallback if os.path.exists(fallback) else None
+    if found is not None:
+        _require_trusted(found, "it")
+        if os.path.isdir(found):  # a Hugging Face checkpoint-N folder: its files too
+            for name in sorted(os.listdir(found)):
+                _require_trusted(os.path.join(found, name), "its folder")
+    return found
+
+
+def _require_trusted(path: str, what: str) -> None:
+    try:
+        problem = unsafe_owner(os.stat(path), path)
+    except OSError as error:
+        problem = f"{path}: {error.strerror or error}"
+    if problem:
+        raise PresetError(f"cannot resume from {what}: {problem} (chmod g-w,o-w it, or restart with resume none)")
 
 
 def base_name(run_name: str) -> str:

@@ -17,7 +17,7 @@ import time
 
 from tui.launch.exit_status import final_status
 from tui.launch.process_state import process_start_ticks
-from tui.launch.run_record import load_run_record
+from tui.launch.run_record import NotOurRun, load_run_record, load_trusted_record
 
 from trainers.control import RUN_DIR_ENV, RESUME_ENV
 from trainers.runlog import EVENT_LOG_NAME, RunLog, read_events
@@ -30,14 +30,16 @@ def last_status(event_log: str) -> str | None:
 
 
 def supervise(run_dir: str) -> int:
-    record = load_run_record(run_dir)
+    # The command it runs comes from run.json: only a record no one else could have rewritten.
+    record = load_trusted_record(run_dir)
     environment = dict(os.environ)
     environment.update(record.env)
     environment[RUN_DIR_ENV] = os.path.abspath(run_dir)
     environment["PYTHONUNBUFFERED"] = "1"  # output reaches stdout.log as it is printed
     if record.resume_from:
         environment[RESUME_ENV] = record.resume_from
-    with open(os.path.join(run_dir, "stdout.log"), "ab") as out, open(os.path.join(run_dir, "stderr.log"), "ab") as err:
+    with open(os.path.join(run_dir, "stdout.log"), "ab", opener=_owner_writable) as out, \
+            open(os.path.join(run_dir, "stderr.log"), "ab", opener=_owner_writable) as err:
         try:
             # Its own process group: a stop by signal reaches the trainer and its data-loader
             # workers, never this supervisor, which must live to record the exit code.
@@ -66,6 +68,11 @@ def supervise(run_dir: str) -> int:
     return 0
 
 
+def _owner_writable(path: str, flags: int) -> int:
+    """0644 whatever the umask: in a group-shared directory nobody else may write the run's output."""
+    return os.open(path, flags, 0o644)
+
+
 def _close_log(run_dir: str, state: str, code: int, message: str) -> None:
     with RunLog(os.path.join(run_dir, EVENT_LOG_NAME)) as log:
         log.status(state, exit_code=code, message=message)
@@ -76,7 +83,11 @@ def main() -> int:
     # ignored signal would stay ignored in the trainer too, and a stop sends it SIGINT.
     for name in ("SIGHUP", "SIGINT"):
         signal.signal(getattr(signal, name), lambda signum, frame: None)
-    return supervise(sys.argv[1])
+    try:
+        return supervise(sys.argv[1])
+    except NotOurRun as error:  # a record someone else could have rewritten: its command never runs
+        print(f"trainwatch supervisor: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
