@@ -1,7 +1,6 @@
 """The trainwatch application: follows a run and shows metrics, charts, findings, decodes and output."""
 from __future__ import annotations
 
-import re
 import socket
 import subprocess
 import time
@@ -25,7 +24,7 @@ from tui.follow.stream_decoder import FollowBatch
 from tui.follow.target_follower import TargetFollower
 from tui.gpu_usage import GPU_POLL_SECONDS, NoGpu, read_gpus, run_here
 from tui.launch.control_client import ControlError, describe_lr_request
-from tui.launch.presets import PresetError, load_presets
+from tui.launch.presets import PresetError, load_presets, plan_restart
 from tui.launch.restart import RestartProposal, propose_restart, restart_run
 from tui.launch.run_control import RunHandle, StopTimeouts
 from tui.launch.run_record import NotOurRun, is_run_dir
@@ -60,8 +59,6 @@ PANELS = {"metrics": "#metrics-box", "charts": "#charts", "findings": "#findings
           "output": "#output-box"}
 CONTROL_ACTIONS = {"stop": "stop the run", "lr": "change the learning rate", "restart": "restart with a preset",
                    "presets": "pick a preset", "checkpoint": "checkpoint now"}
-# A finding's action names the preset that fixes it ("restart with preset 'regularize' ...").
-_SUGGESTED_PRESET_RE = re.compile(r"preset '([\w-]+)'")
 WORKER_TASKS = {"tail": "reading the log", "gpus": "reading the GPU use", "control": "a control command"}
 
 
@@ -158,6 +155,7 @@ class TrainWatch(App[None]):
         self.gpu_text = ""  # "GPU 87% · 12.1/79.6 GiB" for the run's machine, while it runs
         self.stop_timeouts = stop_timeouts or StopTimeouts()
         self.run_handle: RunHandle | None = None  # set when the followed target is a launched run
+        self._applicable: tuple[tuple | None, set[str]] = (None, set())  # (command, cwd) -> presets that apply
         self.pending: dict[str, str] = {}  # command id -> what was asked, until the trainer acknowledges
         self.parent_live: LiveRun | None = None  # after a restart: the run it came from, for comparison
         self.chosen_preset: str | None = None
@@ -378,7 +376,7 @@ class TrainWatch(App[None]):
         elif live.model.record_count:
             self.notify("showing the end of a big log while its full history loads", timeout=4)
         self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count),
-                                                    partial=live.partial)
+                                                    partial=live.partial, presets=self.applicable_presets())
         self._request_redraw(immediate=True)
 
     def on_records_read(self, message: RecordsRead) -> None:
@@ -476,7 +474,7 @@ class TrainWatch(App[None]):
         self._last_diagnosis = time.monotonic()
         if live.diagnose() or not live.findings:
             self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count),
-                                                        partial=live.partial)
+                                                        partial=live.partial, presets=self.applicable_presets())
 
     def _draw_charts_soon(self) -> None:
         """Charts follow a fast run at most every MIN_CHART_SECONDS (the table and header keep up at
@@ -618,11 +616,27 @@ class TrainWatch(App[None]):
         return series.last if series is not None else None
 
     def suggested_preset(self) -> str | None:
-        for finding in (self.live.findings if self.live else []):
-            match = _SUGGESTED_PRESET_RE.search(finding.action or "")
-            if match:
-                return match.group(1)
-        return None
+        """The preset of the first finding (causes first) that applies to this run's command."""
+        applicable = self.applicable_presets()
+        return next((f.preset for f in (self.live.findings if self.live else []) if f.preset in applicable), None)
+
+    def applicable_presets(self) -> set[str]:
+        """The presets that apply to the followed run's command: none for a tailed log or a run over ssh."""
+        handle = self.run_handle
+        if handle is None or handle.remote:
+            return set()
+        key = (tuple(handle.record.command), handle.record.cwd)
+        if self._applicable[0] != key:
+            presets, _ = load_presets()
+            fits = set()
+            for name, preset in presets.items():
+                try:
+                    plan_restart(list(key[0]), key[1], preset)
+                except PresetError:
+                    continue
+                fits.add(name)
+            self._applicable = (key, fits)
+        return self._applicable[1]
 
     @work(thread=True, group="control", exit_on_error=False)
     def _send_command(self, send: Callable[[], tuple[str, str]]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from tui.diagnosis.engine import DiagnosisEngine
 from tui.diagnosis.finding import Finding
+from tui.diagnosis.signal import when
 from tui.readers import read_target
 from tui.run_model import RunModel
 from tui.run_overview import state_of_source
@@ -90,8 +91,7 @@ def _findings_table(findings: list[Finding]):
         table.add_column(column, overflow="fold")
     colours = {"critical": "bold red", "warning": "yellow", "info": "blue"}
     for finding in findings:
-        since = f"epoch {finding.epoch:g}" if finding.epoch is not None else (
-            f"step {finding.step}" if finding.step is not None else "")
+        since = when(finding.epoch, finding.step) if finding.epoch is not None or finding.step is not None else ""
         table.add_row(f"[{colours[finding.severity]}]{finding.severity}[/]",
                       f"{escape(finding.title)}\n[dim]{finding.id}[/dim]", since, escape(finding.evidence),
                       escape(finding.action or ""))

@@ -3,18 +3,10 @@ from __future__ import annotations
 
 from tui.diagnosis.config import DEFAULTS
 from tui.diagnosis.finding import SEVERITIES, Finding
-from tui.diagnosis.rules_schedule import check_lr_oscillation, check_lr_wasted, check_resume_collapse
-from tui.diagnosis.rules_training import (check_blank_collapse, check_class_imbalance, check_data_warning,
-                                          check_divergence, check_small_val_set)
-from tui.diagnosis.rules_validation import check_no_learning, check_overfitting, check_plateau, check_unstable_val
+from tui.diagnosis.registry import REGISTRY, ordered, resolve_causes, with_fix
+from tui.diagnosis.rules_training import check_data_warning
 from tui.diagnosis.segment_view import SegmentView
 from tui.run_model import RunModel, Segment
-
-FINDING_IDS = ("overfitting", "plateau", "no_learning", "divergence", "blank_collapse", "lr_wasted", "lr_oscillation",
-               "resume_collapse", "small_val_set", "class_imbalance", "unstable_val", "data_warning")
-
-
-MORE_SPECIFIC_THAN_PLATEAU = {"no_learning", "divergence"}
 
 
 class DiagnosisEngine:
@@ -39,29 +31,12 @@ class DiagnosisEngine:
                 self._cache[position] = cached
             per_segment.append(cached[1])
         data_warning = check_data_warning(model)
-        return merge_findings(per_segment, [data_warning] if data_warning else [])
+        return merge_findings(per_segment, [with_fix(data_warning)] if data_warning else [])
 
     def _diagnose_segment(self, segment: Segment, previous: Segment | None, model: RunModel) -> list[Finding]:
-        view, limits, index = SegmentView(segment), self.thresholds, segment.index
-        candidates = [
-            check_divergence(view, limits, index),
-            check_no_learning(view, limits, index),
-            check_blank_collapse(view, limits, index),
-            check_resume_collapse(view, previous, limits, index),
-            check_overfitting(view, limits, index),
-            check_plateau(view, limits, index),
-            check_lr_wasted(view, limits, index),
-            check_lr_oscillation(view, limits, index),
-            check_unstable_val(view, limits, index),
-            check_small_val_set(view, model, limits, index),
-            check_class_imbalance(view, limits, index),
-        ]
-        found = [finding for finding in candidates if finding is not None]
-        ids = {finding.id for finding in found}
-        if ids & MORE_SPECIFIC_THAN_PLATEAU:
-            # "No progress" is already explained more precisely; a plateau finding would repeat it.
-            found = [finding for finding in found if finding.id != "plateau"]
-        return found
+        view = SegmentView(segment, previous, model)
+        found = [kind.rule(view, self.thresholds, segment.index) for kind in REGISTRY if kind.rule is not None]
+        return resolve_causes([with_fix(finding) for finding in found if finding is not None])
 
 
 def merge_findings(per_segment: list[list[Finding]], run_wide: list[Finding]) -> list[Finding]:
@@ -71,15 +46,15 @@ def merge_findings(per_segment: list[list[Finding]], run_wide: list[Finding]) ->
         for finding in findings:
             by_id.setdefault(finding.id, []).append(finding)
     merged: list[Finding] = []
-    for finding_id, found in by_id.items():
+    for found in by_id.values():
         chosen = max(found, key=lambda f: (SEVERITIES.index(f.severity), f.segment))
         if len(per_segment) > 1:
             others = len({f.segment for f in found}) - 1
             suffix = f" [run {chosen.segment + 1} of {len(per_segment)} in this log"
             suffix += f"; also in {others} other run(s)]" if others else "]"
             chosen = Finding(chosen.id, chosen.severity, chosen.title, chosen.evidence + suffix, chosen.epoch,
-                             chosen.step, chosen.segment, chosen.action)
+                             chosen.step, chosen.segment, chosen.action, chosen.preset, chosen.resume,
+                             chosen.explained_by)
         merged.append(chosen)
     merged.extend(run_wide)
-    merged.sort(key=lambda f: (-SEVERITIES.index(f.severity), FINDING_IDS.index(f.id)))
-    return merged
+    return ordered(merged)

@@ -5,22 +5,6 @@ from dataclasses import dataclass
 
 SEVERITIES = ("info", "warning", "critical")
 
-# The fix each finding points at: a preset to restart with, or a key to press.
-SUGGESTED_ACTIONS = {
-    "overfitting": "restart with preset 'regularize' (dropout 0.5, weight decay x10)",
-    "plateau": "stop the run, or restart with preset 'lower-lr'",
-    "no_learning": "check the data split and labels; then restart with preset 'lower-lr'",
-    "divergence": "restart with preset 'lower-lr' from the last good checkpoint",
-    "blank_collapse": "check the decoder (greedy, no filtering), then restart with preset 'lower-lr'",
-    "lr_wasted": "stop the run, or restart with preset 'lower-lr'",
-    "lr_oscillation": "restart with preset 'gentle-finetune' (no warm restarts)",
-    "resume_collapse": "restart from the checkpoint with preset 'gentle-finetune'",
-    "small_val_set": "enlarge the validation set before trusting small differences",
-    "class_imbalance": "rebalance the classes (sampler or loss weights)",
-    "unstable_val": "evaluate on more data, or lower the LR; compare smoothed curves only",
-    "data_warning": "inspect the data pipeline (zero-variance features, NaN inputs)",
-}
-
 
 @dataclass(slots=True)
 class Finding:
@@ -31,11 +15,10 @@ class Finding:
     epoch: float | None = None
     step: int | None = None
     segment: int = 0
-    action: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.action is None:
-            self.action = SUGGESTED_ACTIONS.get(self.id)
+    action: str | None = None  # filled from the registry (tui.diagnosis.registry) unless the rule knows better
+    preset: str | None = None  # the preset the action restarts with; None when the fix is not a restart
+    resume: str | None = None  # where that restart resumes from, when the cause decides it (a blow-up: none)
+    explained_by: str | None = None  # the id of the finding that caused this one, ranked just before it
 
     def to_json(self) -> dict:
         return {"id": self.id, "severity": self.severity,

@@ -8,7 +8,6 @@ from tui.diagnosis.finding import Finding
 from tui.diagnosis.rules_validation import smoothing_for
 from tui.diagnosis.segment_view import Curve, SegmentView
 from tui.diagnosis.signal import finite_or_none, int_or_none, debiased_ema, fmt, gain, noise_level, when
-from tui.run_model import Segment
 
 Thresholds = dict[str, dict]
 
@@ -112,10 +111,9 @@ def check_lr_oscillation(view: SegmentView, thresholds: Thresholds, segment: int
                    segment)
 
 
-def check_resume_collapse(view: SegmentView, previous: Segment | None, thresholds: Thresholds,
-                          segment: int) -> Finding | None:
+def check_resume_collapse(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
     """Right after a resume, validation falls far below where the checkpoint was."""
-    rules = thresholds["resume_collapse"]
+    rules, previous = thresholds["resume_collapse"], view.previous
     if not view.segment.resumed:
         return None
     val = view.main_val or view.val_loss

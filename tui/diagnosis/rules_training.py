@@ -124,9 +124,9 @@ def _stuck_error_rate(view: SegmentView, rules: dict, segment: int) -> Finding |
     return None
 
 
-def check_small_val_set(view: SegmentView, model: RunModel, thresholds: Thresholds, segment: int) -> Finding | None:
+def check_small_val_set(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
     rules = thresholds["small_val_set"]
-    stated = model.dataset_sizes.get("val")
+    stated = view.model.dataset_sizes.get("val") if view.model is not None else None
     for series in view.val_series:
         if not series.meta.bounded or series.meta.goal != "max":
             continue

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from tui.metric_names import main_metric_rank
-from tui.run_model import Segment
+from tui.diagnosis.signal import noise_level
+from tui.run_model import RunModel, Segment
 from tui.series import Series
 
 
@@ -57,8 +58,17 @@ def _time_key(curve: Curve, index: int) -> float | None:
 class SegmentView:
     """Picks and aligns the curves of a segment once; rules read them."""
 
-    def __init__(self, segment: Segment) -> None:
+    def __init__(self, segment: Segment, previous: Segment | None = None, model: RunModel | None = None) -> None:
         self.segment = segment
+        self.previous = previous  # the run before this one in the log (a resume is judged against it)
+        self.model = model
+        self._noise: dict[str, float] = {}
+
+    def noise(self, curve: Curve) -> float:
+        """The one noise estimate of a metric in this run, used by every rule and every evidence line."""
+        if curve.name not in self._noise:
+            self._noise[curve.name] = noise_level(curve.values)
+        return self._noise[curve.name]
 
     @cached_property
     def val_series(self) -> list[Series]:

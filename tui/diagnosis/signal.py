@@ -62,8 +62,9 @@ def fmt(value: float | None) -> str:
 
 
 def when(epoch: float | None, step: float | None) -> str:
+    """Where a point lies, as the user would say it: ``epoch 10.3`` (a tenth is enough), else the step."""
     if epoch is not None and math.isfinite(epoch):
-        return f"epoch {epoch:g}"
+        return f"epoch {round(epoch, 1):g}" if abs(epoch) < 1e5 else f"epoch {epoch:.0f}"
     if step is not None and math.isfinite(step):
         return f"step {step:g}"
     return "the start"

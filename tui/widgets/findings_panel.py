@@ -5,9 +5,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.diagnosis.finding import Finding
+from tui.diagnosis.registry import ordered
 from tui.diagnosis.signal import when
-
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
 class FindingsPanel(Static):
@@ -18,15 +17,16 @@ class FindingsPanel(Static):
                          "findings-panel--title", "findings-panel--evidence", "findings-panel--action",
                          "findings-panel--quiet"}
 
-    def show_findings(self, findings: list[Finding], diagnosed: bool, partial: bool = False) -> None:
+    def show_findings(self, findings: list[Finding], diagnosed: bool, partial: bool = False,
+                      presets: set[str] | frozenset[str] = frozenset()) -> None:
+        """Causes first, as check and ls list them; ``presets``: those that apply to the run's command."""
         if not findings:
             message = ("reading the whole log: findings come when it is in" if partial
                        else "no problems found so far" if diagnosed else "waiting for enough data to diagnose…")
             self.update(Text(message, style=self.get_component_rich_style("findings-panel--quiet")))
             return
         blocks = []
-        ordered = sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), f.id))
-        for finding in ordered:
+        for finding in ordered(findings):
             block = Text()
             block.append(f" {finding.severity.upper()} ",
                          style=self.get_component_rich_style(f"findings-panel--{finding.severity}"))
@@ -35,7 +35,8 @@ class FindingsPanel(Static):
             block.append(f"{since}  [{finding.id}]\n", style=self.get_component_rich_style("findings-panel--quiet"))
             block.append(finding.evidence, style=self.get_component_rich_style("findings-panel--evidence"))
             if finding.action:
-                key = "  [r]" if "preset '" in finding.action else ""  # the restart key offers that preset first
+                # The restart key offers the preset first, so it is shown only where the preset applies.
+                key = "  [r]" if finding.preset in presets else ""
                 block.append(f"\n→ {finding.action}{key}", style=self.get_component_rich_style("findings-panel--action"))
             blocks.append(block)
         self.update(Text("\n\n").join(blocks))
