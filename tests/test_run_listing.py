@@ -138,13 +138,14 @@ def test_ls_by_another_user_names_the_run_directory_it_may_not_read():
         shutil.rmtree(lab, ignore_errors=True)
 
 
-def test_runs_that_is_a_file_is_one_line_for_ls_and_bare_trainwatch(tmp_path):
+def test_runs_that_is_a_file_is_one_line_for_ls_run_and_bare_trainwatch(tmp_path):
     (tmp_path / "runs").write_text("not a directory\n")
-    for argv in (["ls"], []):
+    for argv in (["ls"], [], ["run", "--detach", "--", "true"]):
         result = cli(*argv, cwd=tmp_path)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1, (argv, result.stdout, result.stderr)
-        assert "./runs is not a directory" in lines[0], lines
+        assert "runs is not a directory" in lines[0], lines
+    assert (tmp_path / "runs").read_text() == "not a directory\n"
 
 
 def _picker_lines(app) -> list[str]:

@@ -40,8 +40,13 @@ def new_run_dir(root: str, name: str) -> str:
     and tail the run, only its owner writes in it.
     """
     safe = _UNSAFE_NAME_RE.sub("-", name).strip("-.") or "run"
-    os.makedirs(root, exist_ok=True)
-    taken = [entry[len(safe) + 1:] for entry in os.listdir(root) if entry.startswith(safe + "-")]
+    try:
+        os.makedirs(root, exist_ok=True)
+        taken = [entry[len(safe) + 1:] for entry in os.listdir(root) if entry.startswith(safe + "-")]
+    except OSError as error:  # ./runs is a file, or a folder we may not write or read
+        what = "is not a directory" if isinstance(error, (FileExistsError, NotADirectoryError)) else (
+            f"cannot be used ({error.strerror or error})")
+        raise LaunchError(f"{root} {what}: runs are kept in {root}/NAME-N/") from None
     number = max((int(suffix) for suffix in taken if suffix.isdigit()), default=0) + 1
     while True:
         path = os.path.join(root, f"{safe}-{number}")
