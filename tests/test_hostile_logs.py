@@ -494,3 +494,15 @@ def test_a_python_literal_warning_from_the_log_is_not_printed(tmp_path):
     result = check(path, "--json")
     assert points_of(result, "loss") == 2
     assert result.stderr == ""
+
+
+def test_a_long_digit_run_that_is_not_a_number_is_refused_quickly(tmp_path):
+    """The number pattern split a digit run between two groups every way before failing: 50,000
+    digits and a stray "x" in one CSV cell took a minute."""
+    path = tmp_path / "training_log.csv"
+    path.write_text("epoch,loss\n0,1.0\n1," + "9" * 50_000 + "%x\n2,0.5\n")
+    started = time.monotonic()
+    model = RunModel()
+    model.apply(read_target(str(path)).records)
+    assert time.monotonic() - started < 5
+    assert list(model.current.series["loss"].values) == [1.0, 0.5]

@@ -18,10 +18,10 @@ from tui.records import DatasetSizeRecord, DecodeRecord, MetricRecord, Record, T
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _KERAS_EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*(\d+)\s*$")
 _PROGBAR_RE = re.compile(r"^\s*(\d+)/(\d+)\s*(?:\[[=>.]*\]|━+|[\u2500-\u257f]+)?")
-_PROGBAR_PAIR_RE = re.compile(r"\s-\s([A-Za-z_][\w/.]*):\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|-?inf)")
+_PROGBAR_PAIR_RE = re.compile(r"\s-\s([A-Za-z_][\w/.]*):\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|-?inf)")
 _MARKER_RE = re.compile(
     r"(?i)(?:^|(?<=[\s|\[:,(]))(?:end of\s+)?(epoch|iteration|iter|step)\b\s*[:#=]?\s*(\d+)(?:\s*/\s*(\d+))?")
-_NUMBER = r"(?:nan|[-+]?inf|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+_NUMBER = r"(?:nan|[-+]?inf|[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
 _WORD = r"[A-Za-z][\w./@()\[\]-]*"
 _PAIR_RE = re.compile(
     rf"\s*({_WORD}(?:\s{_WORD}){{0,3}}?)\s*[:=]?\s*({_NUMBER})\s*(%|s|ms|sec)?(?:\s*\(\d+\s+words?\))?\s*",
