@@ -29,7 +29,7 @@ def native_log(tmp_path, epochs: int, values, *, start_epoch: int = 0, **run_sta
 
 
 @pytest.mark.parametrize("finding_id, positive, negative", [
-    ("overfitting", corpus_path("d07"), corpus_path("d04")),       # d04: early gap that closes
+    ("overfitting", corpus_path("d70"), corpus_path("d04")),       # d04: early gap that closes
     ("plateau", seed_path("seed000_tcn_plateau"), corpus_path("d25")),  # d25: converging with its schedule
     ("no_learning", seed_path("seed002_split_no_learning"), corpus_path("d26")),
     ("divergence", corpus_path("d15"), corpus_path("d26")),        # d26: grad_norm NaN is not divergence

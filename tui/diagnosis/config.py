@@ -16,13 +16,15 @@ from tui.yaml_documents import YamlDocumentError, key_text, read_yaml_file, valu
 #     plateau: {patience_fraction: 0.3}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "common": {"min_evals": 5, "smoothing_short": 0.3, "smoothing_long": 0.6, "long_series": 30},
-    "overfitting": {"min_evals_after_best": 3, "decoupled_min_gain": 0.03, "min_rise": 0.05, "noise_multiple": 2.0,
-                    "min_train_gain": 0.05, "gap_growth": 1.25, "gap_patience_fraction": 0.25},
-    "plateau": {"min_evals": 8, "patience_fraction": 0.1, "min_patience": 5, "max_patience": 20, "noise_multiple": 2.0,
+    # noise_multiple: how many noise-widths (signal.margin: sqrt 2 x the robust noise, widened for short
+    # series) a change must exceed; min_rise / min_relative_delta / min_train_gain: floors as a share of
+    # the level, for curves printed so coarsely that their noise reads as zero.
+    "overfitting": {"min_evals_after_best": 3, "min_rise": 0.005, "noise_multiple": 1.0, "min_train_gain": 0.01},
+    "plateau": {"min_evals": 6, "patience_fraction": 0.1, "min_patience": 5, "max_patience": 1000, "noise_multiple": 1.0,
                 "min_relative_delta": 0.001, "train_window_change": 0.02, "train_min_points": 8,
                 "train_prior_gain": 0.1},
-    "no_learning": {"early_best_fraction": 0.1, "train_min_gain": 0.05, "train_min_points": 10},
-    "divergence": {"rise_factor": 1.5, "min_rise_of_drop": 0.2, "sustained_fraction": 0.4, "explosion_factor": 3.0,
+    "no_learning": {"noise_multiple": 1.0, "train_min_gain": 0.05, "train_min_points": 10},
+    "divergence": {"rise_factor": 1.5, "min_rise_of_drop": 0.2, "noise_multiple": 1.0, "sustained_fraction": 0.4, "explosion_factor": 3.0,
                    "negative_fraction": 0.25},
     "blank_collapse": {"short_ratio": 0.3, "short_fraction": 0.5, "distinct_ratio": 0.3, "min_samples": 10,
                        "high_error": 0.8, "stuck_error": 0.99, "stuck_evals": 5, "early_epochs": 2},
@@ -75,15 +77,14 @@ POSITIVE = Allowed(0, 1e6, low_open=True)
 FACTOR = Allowed(1, 1e6, low_open=True)  # a ratio that must exceed 1 to mean a rise
 ALLOWED: dict[str, dict[str, Allowed]] = {
     "common": {"min_evals": COUNT, "smoothing_short": SMOOTHING, "smoothing_long": SMOOTHING, "long_series": COUNT},
-    "overfitting": {"min_evals_after_best": COUNT, "decoupled_min_gain": FRACTION, "min_rise": POSITIVE,
-                    "noise_multiple": MULTIPLE, "min_train_gain": FRACTION, "gap_growth": Allowed(1, 1e6),
-                    "gap_patience_fraction": FRACTION},
+    "overfitting": {"min_evals_after_best": COUNT, "min_rise": POSITIVE, "noise_multiple": MULTIPLE,
+                    "min_train_gain": FRACTION},
     "plateau": {"min_evals": COUNT, "patience_fraction": FRACTION, "min_patience": COUNT, "max_patience": COUNT,
                 "noise_multiple": MULTIPLE, "min_relative_delta": FRACTION, "train_window_change": FRACTION,
                 # quarters of the training curve are compared: fewer than 2 points leave one empty
                 "train_min_points": Allowed(2, 1e9, whole=True), "train_prior_gain": POSITIVE},
-    "no_learning": {"early_best_fraction": FRACTION, "train_min_gain": FRACTION, "train_min_points": COUNT},
-    "divergence": {"rise_factor": FACTOR, "min_rise_of_drop": MULTIPLE, "sustained_fraction": FRACTION,
+    "no_learning": {"noise_multiple": MULTIPLE, "train_min_gain": FRACTION, "train_min_points": COUNT},
+    "divergence": {"rise_factor": FACTOR, "min_rise_of_drop": MULTIPLE, "noise_multiple": MULTIPLE, "sustained_fraction": FRACTION,
                    "explosion_factor": FACTOR, "negative_fraction": SHARE},
     "blank_collapse": {"short_ratio": FRACTION, "short_fraction": SHARE, "distinct_ratio": FRACTION,
                        "min_samples": COUNT, "high_error": SHARE, "stuck_error": SHARE, "stuck_evals": COUNT,

@@ -37,7 +37,7 @@ REGISTRY: tuple[FindingKind, ...] = (
                 "a loss is NaN/Inf or impossible (negative CTC), or the training loss climbs to rise_factor x its low"
                 " and stays there (from the start: above its first value), beyond the curve's own noise",
                 "restart with preset 'lower-lr' from the last good checkpoint", "lower-lr",
-                supersedes=("plateau",), explains=("blank_collapse", "no_learning", "unstable_val")),
+                supersedes=("plateau", "unstable_val"), explains=("blank_collapse", "no_learning")),
     FindingKind("resume_collapse", check_resume_collapse,
                 "right after a resume, validation is max_drop (accuracy) / max_rise (loss) worse than at the checkpoint",
                 "restart from the checkpoint with preset 'gentle-finetune'", "gentle-finetune",

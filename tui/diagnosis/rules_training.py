@@ -3,11 +3,11 @@ data_warning."""
 from __future__ import annotations
 
 import math
-from statistics import mean
+from statistics import mean, median
 
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.segment_view import SegmentView
-from tui.diagnosis.signal import finite_or_none, int_or_none, debiased_ema, fmt, when
+from tui.diagnosis.signal import finite_or_none, fmt, int_or_none, margin, noise_level, when
 from tui.run_model import RunModel
 
 Thresholds = dict[str, dict]
@@ -22,7 +22,7 @@ def check_divergence(view: SegmentView, thresholds: Thresholds, segment: int) ->
         if not meta.is_loss or not meta.is_metric:
             continue
         bad = series.nan_count + series.inf_count
-        if bad:
+        if bad and bad < len(series):  # NaN at every point: never computed (YOLO's val losses), not a blow-up
             first = next(i for i, v in enumerate(series.values) if not math.isfinite(v))
             epoch, step = series.epochs[first], series.steps[first]
             evidence = (f"{series.name} is NaN/Inf at {bad} of {len(series)} points, first at "
@@ -33,7 +33,9 @@ def check_divergence(view: SegmentView, thresholds: Thresholds, segment: int) ->
         negative = [v for v in series.values if v < 0]
         words = meta.base.split("_")
         must_be_positive = any(word in NON_NEGATIVE_LOSS_WORDS for word in words)
-        if negative and (must_be_positive or len(negative) >= rules["negative_fraction"] * len(series)):
+        # Negative throughout by design (SI-SNR, a log-likelihood of a density) is no sign; crossing zero is.
+        starts_positive = next((v >= 0 for v in series.values if math.isfinite(v)), False)
+        if negative and (must_be_positive or (starts_positive and len(negative) >= rules["negative_fraction"] * len(series))):
             first = next(i for i, v in enumerate(series.values) if v < 0)
             epoch, step = series.epochs[first], series.steps[first]
             evidence = (f"{series.name} is negative at {len(negative)} of {len(series)} points (min {fmt(min(negative))}),"
@@ -44,31 +46,42 @@ def check_divergence(view: SegmentView, thresholds: Thresholds, segment: int) ->
 
 
 def _rising_loss(view: SegmentView, rules: dict, segment: int) -> Finding | None:
-    """Training loss climbs back well above its low and stays there (LR too high)."""
+    """Training loss climbs to rise_factor x its low (from the start: above its first values) and stays
+    there, by more than its own noise explains (LR too high)."""
     train = view.train_loss
-    if train is None or len(train) < 5:
+    if train is None or len(train) < 4:
         return None
-    smoothed = debiased_ema(train.values, 0.6 if len(train) >= 20 else 0.0)
-    low_index = min(range(len(smoothed)), key=smoothed.__getitem__)
-    low = smoothed[low_index]
-    after = smoothed[low_index + 1:]
+    values = train.values
+    # The lasting low: the least median of three consecutive points, not one lucky minibatch.
+    lasting = [median(values[max(0, i - 1): i + 2]) for i in range(len(values))] if len(values) >= 10 else values
+    low_index = min(range(len(lasting)), key=lasting.__getitem__)
+    low, start = lasting[low_index], lasting[0]
+    after = values[low_index + 1:]
     if low <= 0 or len(after) < 3:
         return None
-    peak = max(after)
-    initial_drop = max(smoothed[: low_index + 1]) - low
-    if initial_drop > 0 and peak - low < rules["min_rise_of_drop"] * initial_drop:
-        return None  # noise around a low far below where training started, not a climb back
+    tail = median(after[-max(3, len(after) // 4):])  # where the loss is now, not one bad batch
     risen = [v for v in after if v >= rules["rise_factor"] * low]
-    exploded = peak >= rules["explosion_factor"] * low and sum(v >= rules["explosion_factor"] * low for v in after) >= 3
-    if not exploded and len(risen) < max(3, rules["sustained_fraction"] * len(after)):
+    rise_needed = margin(noise_level(values), len(values), rules["noise_multiple"])
+    exploded = sum(v >= rules["explosion_factor"] * low for v in after) >= 3
+    # A loss that fell over decades and comes back a little is judged on its log scale, against the fall.
+    fell = math.log(start / low) if start > low else 0.0
+    if (tail - low <= rise_needed or not (exploded or len(risen) >= rules["sustained_fraction"] * len(after))
+            or math.log(max(tail, low) / low) < rules["min_rise_of_drop"] * fell):
         return None
     epoch, step = train.time_at(low_index)
-    evidence = (f"{train.name} fell to {fmt(low)} (smoothed) at {when(epoch, step)}, then rose to {fmt(peak)}"
-                f" ({peak / low:.1f}x) and stayed above {rules['rise_factor']}x for {len(risen)} of {len(after)} points")
+    from_start = low_index <= max(1, len(values) // 20)
+    begin = (f"{train.name} rose from its start ({fmt(low)}) without falling first" if from_start else
+             f"{train.name} fell to {fmt(low)} at {when(epoch, step)}, then rose")
+    evidence = (f"{begin} to {fmt(tail)} now ({tail / low:.1f}x; its noise ±{fmt(noise_level(values))}), above "
+                f"{rules['rise_factor']:g}x for {len(risen)} of {len(after)} points")
     lr = view.lr
     if lr is not None:
         evidence += f"; LR peaked at {fmt(max(lr.values))}"
-    return Finding("divergence", "critical", f"Divergence: {train.name} rising", evidence, epoch, int_or_none(step), segment)
+    finding = Finding("divergence", "critical", f"Divergence: {train.name} rising", evidence, epoch, int_or_none(step),
+                      segment)
+    if from_start:  # no good checkpoint to go back to: start again with a lower LR
+        finding.action, finding.preset, finding.resume = "restart with preset 'lower-lr' from scratch", "lower-lr", "none"
+    return finding
 
 
 def check_blank_collapse(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from tui.metric_names import main_metric_rank
-from tui.diagnosis.signal import noise_level
+from tui.diagnosis.signal import noise_level, quantum
 from tui.run_model import RunModel, Segment
 from tui.series import Series
 
@@ -67,7 +67,13 @@ class SegmentView:
     def noise(self, curve: Curve) -> float:
         """The one noise estimate of a metric in this run, used by every rule and every evidence line."""
         if curve.name not in self._noise:
-            self._noise[curve.name] = noise_level(curve.values)
+            # A curve that falls over orders of magnitude is not as noisy at its end, where best, plateau and
+            # rise are judged, as at its start: its later half is measured. Floored at the printing precision.
+            values = curve.values
+            low, high = min(values, default=0.0), max(values, default=0.0)
+            if len(values) >= 8 and low > 0 and high > 10 * low:
+                values = values[len(values) // 2:]
+            self._noise[curve.name] = max(noise_level(values), quantum(curve.values) / 2)
         return self._noise[curve.name]
 
     @cached_property
@@ -95,10 +101,9 @@ class SegmentView:
         if main is not None and main.bounded and self.val_loss is not None:
             scale = 100.0 if main.percent else 1.0
             distinct = sorted({round(v / scale, 6) for v in main.values})
-            if len(distinct) <= 3 and len(main) >= 5:
-                return self.val_loss  # an accuracy that takes 2-3 values over many evaluations
+            # A constant accuracy is not coarse but stuck: it stays the metric to judge.
             for samples in range(2, TRUSTED_MIN_SAMPLES + 1):
-                if len(distinct) >= 3 and all(abs(v * samples - round(v * samples)) <= 1e-4 * samples for v in distinct):
+                if len(distinct) >= 2 and all(abs(v * samples - round(v * samples)) <= 1e-4 * samples for v in distinct):
                     return self.val_loss
         return main or self.val_loss
 
@@ -147,6 +152,29 @@ class SegmentView:
             return None
         rates.sort(key=lambda s: -len(s))
         return curve_of(rates[0], changes=len(rates[0]) > 2000)
+
+
+def per_evaluation(reference: Curve, other: Curve) -> list[float | None]:
+    """For each evaluation of ``reference``, the mean of ``other``'s points since the previous one:
+    a per-step training metric as epoch aggregates, to compare like with like (one lucky minibatch is
+    not "training still improved"). A curve logged as often as the evaluations is just aligned."""
+    if len(other) <= 1.5 * len(reference):
+        return align(reference, other)
+    ref_keys = [_time_key(reference, i) for i in range(len(reference))]
+    other_keys = [_time_key(other, i) for i in range(len(other))]
+    if None in ref_keys or None in other_keys:
+        ref_keys = [e if math.isfinite(e) else None for e in reference.epochs]
+        other_keys = [e if math.isfinite(e) else None for e in other.epochs]
+    if None in ref_keys or None in other_keys:
+        return align(reference, other)
+    means: list[float | None] = []
+    start = 0
+    for key in ref_keys:
+        end = bisect_right(other_keys, key + 1e-9)
+        chunk = other.values[start:end]
+        means.append(sum(chunk) / len(chunk) if chunk else (means[-1] if means else None))
+        start = max(start, end)
+    return means
 
 
 def align(reference: Curve, other: Curve) -> list[float | None]:

@@ -30,6 +30,26 @@ def noise_level(values: list[float]) -> float:
     return 1.4826 * median(abs(d - centre) for d in second) / math.sqrt(6)
 
 
+def quantum(values: list[float]) -> float:
+    """The printing precision of a series: its smallest step between distinct values."""
+    distinct = sorted(set(values))
+    steps = [b - a for a, b in zip(distinct, distinct[1:]) if b - a > 0]
+    return min(steps) if steps else 0.0
+
+
+def margin(noise: float, n: int, multiple: float, floor: float = 0.0, spread: float = math.sqrt(2)) -> float:
+    """The smallest change the noise does not explain: ``multiple`` standard deviations of the
+    difference compared (``spread`` x the noise; sqrt 2 for two single evaluations, see median_spread),
+    widened for a short series, whose noise estimate is itself uncertain, so fewer points need more."""
+    return max(multiple * spread * noise * (1 + 2 / math.sqrt(max(n, 1))), floor)
+
+
+def median_spread(first: int, second: int) -> float:
+    """The standard deviation, in noise units, of the difference of two medians of ``first`` and
+    ``second`` noisy points (a median of m points varies as pi/2 / m times the noise's variance)."""
+    return math.sqrt(math.pi / 2 * (1 / first + 1 / second)) if first > 1 or second > 1 else math.sqrt(2)
+
+
 def gain(new: float, old: float, goal: str) -> float:
     """How much better ``new`` is than ``old`` (negative when worse)."""
     return (old - new) if goal == "min" else (new - old)
