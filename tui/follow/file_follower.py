@@ -51,6 +51,9 @@ class FileFollower:
         except OSError as error:
             self._tell_problem(batch, f"{self.path}: {error.strerror or error}; will retry")
             self.close()
+        else:
+            if self._handle is not None:
+                self._problem = None  # read again: the next problem is news
         return batch
 
     def _tell_problem(self, batch: FollowBatch, message: str) -> None:
@@ -100,6 +103,7 @@ class FileFollower:
 
     def _open(self, status: os.stat_result | None, batch: FollowBatch) -> None:
         if status is None:
+            self._problem = None  # gone is another condition, with its own notice
             if not self._announced_missing:
                 batch.notices.append(file_notice("missing", self.path))
                 self._announced_missing = True
@@ -115,7 +119,6 @@ class FileFollower:
         if not detected:
             handle.close()  # nothing to detect the format from yet
             return
-        self._problem = None
         if self._lost_file and self._announced_missing:
             batch.notices.append(file_notice("back", self.path))
         self._announced_missing = self._lost_file = False
