@@ -507,3 +507,12 @@ def test_a_long_digit_run_that_is_not_a_number_is_refused_quickly(tmp_path):
     model.apply(read_target(str(path)).records)
     assert time.monotonic() - started < 5
     assert list(model.current.series["loss"].values) == [1.0, 0.5]
+
+
+def test_a_training_loss_at_zero_from_its_start(tmp_path):
+    """no_learning's LR hint divided by the loss's first median, which a loss of 1, 0, 0, ... makes 0."""
+    path = tmp_path / "training_log.csv"
+    path.write_text("epoch,loss,val_loss\n" + "".join(f"{e},{int(e == 0)},{1.0 + 0.001 * (e % 3)}\n" for e in range(30)))
+    result = check(path, "--json")
+    assert_clean(result)
+    assert result.returncode in (0, 1)

@@ -182,6 +182,8 @@ def _fix_for_no_learning(view: SegmentView, finding: Finding) -> Finding:
     if train is None or len(train) < 6 or train.values[0] <= 0:
         return finding
     head, tail = median(train.values[: max(2, len(train) // 10)]), median(train.values[-max(2, len(train) // 10):])
+    if head <= 0:
+        return finding  # a loss at 0 from its first evaluations on has no relative drop
     drop = (head - tail) / head
     if kendall_tau(train.values) < -0.5 and 0 < drop < 0.2:
         finding.evidence += (f"; {train.name} falls steadily but only {drop:.1%} ({fmt(head)} -> {fmt(tail)}): the LR is"
