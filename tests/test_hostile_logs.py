@@ -516,3 +516,13 @@ def test_a_training_loss_at_zero_from_its_start(tmp_path):
     result = check(path, "--json")
     assert_clean(result)
     assert result.returncode in (0, 1)
+
+
+def test_a_huge_sample_decode_is_scored_quickly(tmp_path):
+    """The edit distance costs the product of the lengths: two 20,000-character decodes took minutes."""
+    path = tmp_path / "e10.csv"
+    path.write_text("Truth,Decoded\nhello world,hello word\n" + "a b " * 5000 + "," + "b a " * 5000 + "\n")
+    started = time.monotonic()
+    result = check(path, "--json", timeout=60)
+    assert_clean(result)
+    assert json.loads(result.stdout)["samples"] == 2 and time.monotonic() - started < 15

@@ -9,6 +9,8 @@ from tui.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeR
                          Record, ResetRecord, RunStartRecord, StatusRecord, TextRecord)
 from tui.series import Series
 
+# A sample decode is a sentence or two; past this it is cut before it is scored.
+MAX_DECODE_CHARS = 500
 # A restart of the counter only counts as a resume when the new segment starts this late.
 RESUME_MIN_EPOCH = 2.0
 
@@ -97,10 +99,11 @@ class RunModel:
             self._apply_metrics(record)
         elif isinstance(record, DecodeRecord):
             segment = self.current
+            # The edit distance costs the product of the lengths: a 500 KB "decode" would take hours.
+            reference, hypothesis = record.reference[:MAX_DECODE_CHARS], record.hypothesis[:MAX_DECODE_CHARS]
             segment.decodes.append(Decode(
-                record.reference, record.hypothesis, record.step, record.epoch,
-                word_error_rate(record.reference, record.hypothesis),
-                char_error_rate(record.reference, record.hypothesis), record.blank_ratio, record.sample_id))
+                reference, hypothesis, record.step, record.epoch, word_error_rate(reference, hypothesis),
+                char_error_rate(reference, hypothesis), record.blank_ratio, record.sample_id))
             segment.revision += 1
         elif isinstance(record, RunStartRecord):
             segment = self._new_segment(resumed=record.resumed)
