@@ -115,3 +115,59 @@ def test_engine_reuses_unchanged_segments():
     cached = dict(engine._cache)
     engine.update(model)
     assert all(engine._cache[key] is cached[key] for key in cached)
+
+
+def test_one_registry_holds_every_finding_its_thresholds_and_presets():
+    from tui.diagnosis.config import DEFAULTS
+    from tui.diagnosis.registry import KINDS, REGISTRY
+    from tui.launch.presets import load_presets
+
+    assert set(KINDS) == set(DEFAULTS) - {"common"}
+    presets, problems = load_presets()
+    assert not problems and presets["higher-lr"].summary() == "lr x5, warmup = 2"
+    for kind in REGISTRY:
+        assert kind.tests and kind.action and kind.thresholds is DEFAULTS[kind.id]
+        assert kind.preset is None or (kind.preset in presets and f"'{kind.preset}'" in kind.action), kind.id
+        assert set(kind.supersedes) | set(kind.explains) <= set(KINDS)
+    assert KINDS["lr_wasted"].preset is None and KINDS["lr_wasted"].action.startswith("stop the run")
+
+
+def test_causes_come_first_and_a_symptom_carries_its_causes_fix(tmp_path):
+    def values(epoch):
+        return {"loss": 2.0 / (epoch + 1) if epoch < 6 else math.nan, "val_loss": 2.2 / (epoch + 1),
+                "val_wer": 0.6 if epoch < 4 else 1.0}
+    found = list(diagnose_target(native_log(tmp_path, 14, values))[1])
+    ids = [finding.id for finding in found]
+    assert ids.index("divergence") < ids.index("blank_collapse"), ids
+    blank = next(f for f in found if f.id == "blank_collapse")
+    assert blank.explained_by == "divergence" and "after divergence: loss became NaN/Inf (epoch 6)" in blank.evidence
+    assert blank.preset == "lower-lr"
+
+
+def test_warm_restarts_are_lr_oscillation_not_cuts_and_a_resume_is_no_evidence_of_no_learning():
+    found = ids_of(seed_path("seed004_resume_collapse"))
+    assert "lr_oscillation" in found and "lr_wasted" not in found
+    assert "no_learning" not in found and "overfitting" in found
+    assert found["overfitting"].preset == "regularize"  # judged on the run's own evaluations, not the checkpoint's
+
+
+def test_a_run_that_learned_and_then_overfit_is_not_no_learning(tmp_path):
+    val = [0.56, 0.66, 0.74, 0.72, 0.70, 0.69, 0.67, 0.66, 0.64, 0.63, 0.61, 0.60]
+    path = native_log(tmp_path, len(val), lambda e: {"loss": 1.0 / (e + 1), "val_accuracy": val[e],
+                                                      "accuracy": 0.6 + 0.03 * e})
+    found = ids_of(path)
+    assert "overfitting" in found and "no_learning" not in found, sorted(found)
+
+
+def test_one_noise_estimate_per_metric_in_a_report():
+    import re
+
+    _, findings = diagnose_target(seed_path("seed001_msa_overfit"))
+    quoted = {float(n) for f in findings for n in re.findall(r"noise ±([0-9.e-]+)", f.evidence)}
+    assert len(quoted) == 1, [f.evidence for f in findings]
+
+
+def test_epochs_read_as_the_user_would():
+    from tui.diagnosis.signal import when
+
+    assert when(10.333333, 1234) == "epoch 10.3" and when(12.0, None) == "epoch 12" and when(None, 50) == "step 50"

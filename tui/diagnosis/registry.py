@@ -41,7 +41,7 @@ REGISTRY: tuple[FindingKind, ...] = (
     FindingKind("resume_collapse", check_resume_collapse,
                 "right after a resume, validation is max_drop (accuracy) / max_rise (loss) worse than at the checkpoint",
                 "restart from the checkpoint with preset 'gentle-finetune'", "gentle-finetune",
-                supersedes=("no_learning",), explains=("overfitting", "plateau")),
+                supersedes=("no_learning",)),
     FindingKind("no_learning", check_no_learning,
                 "the best validation result is within noise of the first evaluation, with evidence that grows with"
                 " the series' noise and shrinks with its length; or the training loss never leaves its start",
@@ -103,7 +103,8 @@ def resolve_causes(found: list[Finding]) -> list[Finding]:
             # The fix is the cause's: blank predictions after a blow-up want a lower LR, not a decoder check.
             finding.explained_by, finding.action, finding.preset = cause.id, cause.action, cause.preset
             finding.resume = cause.resume
-            finding.evidence += f"; after {cause.title[0].lower() + cause.title[1:]} ({when(cause.epoch, cause.step)})"
+            title = cause.title if cause.title[1:2].isupper() else cause.title[0].lower() + cause.title[1:]  # LR stays LR
+            finding.evidence += f"; after {title} ({when(cause.epoch, cause.step)})"
     return kept
 
 

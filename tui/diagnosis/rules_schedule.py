@@ -41,8 +41,11 @@ def check_lr_wasted(view: SegmentView, thresholds: Thresholds, segment: int) -> 
         return None
     # A cut is a step down after a flat stretch (ReduceLROnPlateau, step decay); a smooth schedule
     # logged coarsely also drops between points, but nobody "cut" it.
-    cuts = [i for i in range(2, len(lr)) if lr.values[i - 1] > 0 and lr.values[i] <= rules["cut_ratio"] * lr.values[i - 1]
-            and abs(lr.values[i - 2] - lr.values[i - 1]) <= 1e-3 * lr.values[i - 1]]
+    # A warm restart's cycle steps down too, but comes back up: a cut is a drop the LR never undoes.
+    rates = lr.values
+    later_peak = [max(rates[i:]) for i in range(len(rates))]
+    cuts = [i for i in range(2, len(lr)) if rates[i - 1] > 0 and rates[i] <= rules["cut_ratio"] * rates[i - 1]
+            and abs(rates[i - 2] - rates[i - 1]) <= 1e-3 * rates[i - 1] and later_peak[i] < rates[i - 1]]
     if not cuts:
         return None
     smoothed = debiased_ema(val.values, smoothing_for(val, thresholds))

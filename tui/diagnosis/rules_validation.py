@@ -46,7 +46,7 @@ def check_overfitting(view: SegmentView, thresholds: Thresholds, segment: int) -
     """Validation worse after its best than its noise explains, while training improved over the stretch."""
     rules = thresholds["overfitting"]
     # The metric people watch first, so the evidence speaks their language (val MAE, not val loss).
-    for curve in [c for c in (view.main_val, view.val_loss) if c is not None]:
+    for curve in [view.own(c) for c in (view.main_val, view.val_loss) if c is not None]:
         finding = _overfitting_on(view, curve, rules, segment)
         if finding:
             return finding
@@ -159,9 +159,8 @@ def check_no_learning(view: SegmentView, thresholds: Thresholds, segment: int) -
     """The best validation result is within noise of the first, or training never leaves its start."""
     rules = thresholds["no_learning"]
     val = view.trusted_val
-    if val is not None and view.segment.resumed and len(val) > 1:
-        # A resumed run's first evaluation is the checkpoint's: learning is judged from the run's own.
-        val = Curve(val.name, val.goal, val.values[1:], val.epochs[1:], val.steps[1:], val.bounded)
+    if val is not None:
+        val = view.own(val)  # learning is judged from the run's own evaluations, not the checkpoint's
     if val is not None and val.goal and len(val) >= thresholds["common"]["min_evals"]:
         if learned(view, val, rules["noise_multiple"]):
             return None
@@ -176,18 +175,20 @@ def check_no_learning(view: SegmentView, thresholds: Thresholds, segment: int) -
 
 
 def _fix_for_no_learning(view: SegmentView, finding: Finding) -> Finding:
-    """An LR far too small shows as a training loss that falls steadily but hardly at all: higher-lr.
-    A loss that does not move, or falls while validation does not, points at the data instead."""
-    train = view.train_loss
-    if train is None or len(train) < 6 or train.values[0] <= 0:
+    """An LR far too small: the losses fall together, steadily, and are still falling, yet the result
+    does not move: the model learns, only too slowly (higher-lr). A training loss that does not move,
+    or falls while the validation loss does not follow, points at the data instead."""
+    train, val_loss = view.train_loss, view.val_loss
+    if train is None or len(train) < 5:
         return finding
-    head, tail = median(train.values[: max(2, len(train) // 10)]), median(train.values[-max(2, len(train) // 10):])
-    if head <= 0:
-        return finding  # a loss at 0 from its first evaluations on has no relative drop
-    drop = (head - tail) / head
-    if kendall_tau(train.values) < -0.5 and 0 < drop < 0.2:
-        finding.evidence += (f"; {train.name} falls steadily but only {drop:.1%} ({fmt(head)} -> {fmt(tail)}): the LR is"
-                             " far too small")
+    values = train.values
+    still_falling = kendall_tau(values) < -0.5 and kendall_tau(values[len(values) // 2:]) < -0.3
+    followed = val_loss is None or len(val_loss) < 5 or kendall_tau(val_loss.values) < -0.5
+    if still_falling and followed:
+        head, tail = median(values[: max(2, len(values) // 10)]), median(values[-max(2, len(values) // 10):])
+        finding.evidence += (f"; {train.name} is still falling steadily ({fmt(head)} -> {fmt(tail)})"
+                             + (f" and {val_loss.name} with it" if val_loss is not None else "")
+                             + ": learning, too slowly for the result to move (an LR far too small)")
         finding.action, finding.preset = "restart with preset 'higher-lr' (LR x5 with a warm-up)", "higher-lr"
     return finding
 
@@ -280,10 +281,12 @@ def check_unstable_val(view: SegmentView, thresholds: Thresholds, segment: int) 
                  and val_noise >= rules["train_ratio"] * train_noise)
         if not (turns or noisy):
             continue
+        # Only the numbers that support the finding: turns when they decided it, else the noise.
         evidence = (f"{val.name} turns back by {rules['min_swing']:.0%}+ of its level {val_turns} times in"
-                    f" {len(values)} evaluations, {twin.name} {train_turns} times over the same evaluations;"
-                    f" between evaluations {val.name} moves {val_noise:.1%} (its noise ±{fmt(view.noise(val))}),"
-                    f" {twin.name} {train_noise:.1%} (range {fmt(min(values))}-{fmt(max(values))})")
+                    f" {len(values)} evaluations, {twin.name} {train_turns} times over the same evaluations" if turns
+                    else f"{val.name} moves {val_noise:.1%} of its level between evaluations (its noise"
+                    f" ±{fmt(view.noise(val))}), {twin.name} {train_noise:.1%} over the same evaluations")
+        evidence += f" (range {fmt(min(values))}-{fmt(max(values))})"
         epoch, step = val.time_at(skip)
         return Finding("unstable_val", "warning", f"Unstable validation: {val.name} swings", evidence,
                        epoch, int_or_none(step), segment)

@@ -64,6 +64,12 @@ class SegmentView:
         self.model = model
         self._noise: dict[str, float] = {}
 
+    def own(self, curve: Curve) -> Curve:
+        """The curve as this run made it: a resumed run's first evaluation is the checkpoint's."""
+        if not self.segment.resumed or len(curve) < 2:
+            return curve
+        return Curve(curve.name, curve.goal, curve.values[1:], curve.epochs[1:], curve.steps[1:], curve.bounded)
+
     def noise(self, curve: Curve) -> float:
         """The one noise estimate of a metric in this run, used by every rule and every evidence line."""
         if curve.name not in self._noise:
