@@ -28,7 +28,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                    "negative_fraction": 0.25},
     "blank_collapse": {"short_ratio": 0.3, "short_fraction": 0.5, "distinct_ratio": 0.3, "min_samples": 10,
                        "high_error": 0.8, "stuck_error": 0.99, "stuck_evals": 5, "early_epochs": 2},
-    "lr_wasted": {"cut_ratio": 0.7, "min_evals_after_cut": 6, "noise_multiple": 1.0},
+    # RUBRIC.md: no gain for 6+ evaluations after the cut, or to the end if at least 4; the wasted
+    # stretch always runs to the end of the run here, so 4.
+    "lr_wasted": {"cut_ratio": 0.7, "min_evals_after_cut": 4, "noise_multiple": 1.0},
     "lr_oscillation": {"jump_ratio": 2.0, "min_restarts": 2},
     "resume_collapse": {"first_evals": 3, "max_drop": 0.3, "max_rise": 0.5},
     "small_val_set": {"max_samples": 100, "min_distinct": 4, "tolerance": 1e-4},

@@ -5,9 +5,9 @@ import math
 from bisect import bisect_left
 
 from tui.diagnosis.finding import Finding
-from tui.diagnosis.rules_validation import smoothing_for
+from tui.diagnosis.rules_validation import lasting_values
 from tui.diagnosis.segment_view import Curve, SegmentView
-from tui.diagnosis.signal import finite_or_none, int_or_none, debiased_ema, fmt, gain, noise_level, when
+from tui.diagnosis.signal import fmt, gain, int_or_none, margin, when
 
 Thresholds = dict[str, dict]
 
@@ -48,8 +48,8 @@ def check_lr_wasted(view: SegmentView, thresholds: Thresholds, segment: int) -> 
             and abs(rates[i - 2] - rates[i - 1]) <= 1e-3 * rates[i - 1] and later_peak[i] < rates[i - 1]]
     if not cuts:
         return None
-    smoothed = debiased_ema(val.values, smoothing_for(val, thresholds))
-    noise = rules["noise_multiple"] * noise_level(val.values)
+    smoothed = lasting_values(val.values)  # what lasted, not one lucky evaluation
+    needed = margin(view.noise(val), len(val), rules["noise_multiple"])
     wasted_from: int | None = None
     for cut in cuts:
         first_eval = _eval_index_at(val, _lr_time(lr, cut, val), lr)
@@ -59,7 +59,7 @@ def check_lr_wasted(view: SegmentView, thresholds: Thresholds, segment: int) -> 
         best_before = min(before) if val.goal == "min" else max(before)
         after = smoothed[first_eval:]
         best_after = min(after) if val.goal == "min" else max(after)
-        helped = gain(best_after, best_before, val.goal) > max(noise, 1e-3 * abs(best_before))
+        helped = gain(best_after, best_before, val.goal) > max(needed, 1e-3 * abs(best_before))
         if helped:
             wasted_from = None
         elif wasted_from is None:
@@ -78,7 +78,7 @@ def check_lr_wasted(view: SegmentView, thresholds: Thresholds, segment: int) -> 
     epoch, step = lr.time_at(wasted_from)
     evidence = (f"LR cut {len(cuts_since)} time(s) since {when(epoch, step)} ({fmt(lr.values[wasted_from - 1])} -> "
                 f"{fmt(lr.values[-1])}); {val.name} best {fmt(best_before)} before, {fmt(best_after)} in the "
-                f"{evals_since} evaluations since: no gain beyond noise (±{fmt(noise)})")
+                f"{evals_since} evaluations since: no gain beyond its noise (±{fmt(view.noise(val))})")
     return Finding("lr_wasted", "warning", f"LR cuts not helping {val.name}", evidence, epoch, int_or_none(step), segment)
 
 

@@ -125,7 +125,9 @@ def _stuck_error_rate(view: SegmentView, rules: dict, segment: int) -> Finding |
             run = run + 1 if index >= 1 and value / scale >= rules["stuck_error"] else 0
             if run > longest:
                 longest, longest_end = run, index
-        if longest >= rules["stuck_evals"]:
+        # Stuck for stuck_evals evaluations, or for every one after the first when the run is shorter.
+        whole_run = longest_end == len(values) - 1 and longest >= max(3, len(values) - 1)
+        if longest >= rules["stuck_evals"] or whole_run:
             start = longest_end - longest + 1
             epoch, step = series.epochs[start], series.steps[start]
             recovered = longest_end < len(values) - 1

@@ -14,13 +14,6 @@ from tui.diagnosis.signal import (best_index, debiased_ema, fmt, gain, int_or_no
 Thresholds = dict[str, dict]
 
 
-def smoothing_for(curve: Curve, thresholds: Thresholds) -> float:
-    common = thresholds["common"]
-    if len(curve) < 10:
-        return 0.0
-    return common["smoothing_long"] if len(curve) >= common["long_series"] else common["smoothing_short"]
-
-
 def needed_change(view: SegmentView, curve: Curve, multiple: float, level: float, relative_floor: float) -> float:
     """The change of ``curve`` its noise does not explain, at least its printing step and a sliver of its level."""
     return margin(view.noise(curve), len(curve), multiple, max(quantum(curve.values), relative_floor * abs(level)))
@@ -76,13 +69,14 @@ def _overfitting_on(view: SegmentView, val: Curve, rules: dict, segment: int) ->
         return None
     main = view.main_val
     if main is not None and main.name != val.name and main.goal:
-        # Over-confidence, not overfitting: the val loss rises while the task metric still improves.
-        main_at = align(val, main)
-        since = [m for m in main_at[best:] if m is not None]
-        if since and main_at[best] is not None:
-            main_best = min(since) if main.goal == "min" else max(since)
-            if gain(main_best, main_at[best], main.goal) > needed_change(view, main, 1.0, main_at[best], 0.0):
-                return None
+        # Over-confidence, not overfitting: the val loss rises while the task metric is still making
+        # new bests (its lasting best among the last evaluations) beyond its noise since val's best.
+        main_at = [m for m in align(val, main)[best:] if m is not None]
+        recent = lasting_values(main_at)
+        if len(recent) > k and best_index(recent, main.goal) >= len(recent) - k and gain(
+                recent[best_index(recent, main.goal)], main_at[0], main.goal) > needed_change(
+                view, main, 1.0, main_at[0], 0.0):
+            return None
     twin = view.train_twin(val) or view.train_loss  # a metric not logged on training: its loss stands in
     if twin is None or twin.goal is None:
         return None
@@ -274,19 +268,19 @@ def check_unstable_val(view: SegmentView, thresholds: Thresholds, segment: int) 
         val_turns, train_turns = reversals(values, rules["min_swing"]), reversals(train, rules["min_swing"])
         val_noise = relative_noise(val, values, view.noise(val))  # the one estimate every finding quotes
         train_noise = relative_noise(twin, train)
-        turns = (val_turns >= max(3, rules["min_swing_fraction"] * len(values))
-                 and val_turns >= rules["train_ratio"] * train_turns)
-        # The noise of fewer than ten evaluations of a curving series is mostly its curvature.
+        # RUBRIC.md: several reversals of 10%+ of the level, repeatedly, while training is smooth; or
+        # noise train_ratio x training's that shows as turns (second differences of a smooth U-shaped
+        # curve read as noise too, but it turns once).
+        repeated = max(3, rules["min_swing_fraction"] * len(values))
+        turns = val_turns >= repeated and val_turns >= rules["train_ratio"] * train_turns
         noisy = (len(values) >= 10 and val_noise >= rules["min_swing"] / 5
-                 and val_noise >= rules["train_ratio"] * train_noise)
+                 and val_noise >= rules["train_ratio"] * train_noise and reversals(values, val_noise) >= repeated)
         if not (turns or noisy):
             continue
-        # Only the numbers that support the finding: turns when they decided it, else the noise.
         evidence = (f"{val.name} turns back by {rules['min_swing']:.0%}+ of its level {val_turns} times in"
-                    f" {len(values)} evaluations, {twin.name} {train_turns} times over the same evaluations" if turns
-                    else f"{val.name} moves {val_noise:.1%} of its level between evaluations (its noise"
-                    f" ±{fmt(view.noise(val))}), {twin.name} {train_noise:.1%} over the same evaluations")
-        evidence += f" (range {fmt(min(values))}-{fmt(max(values))})"
+                    f" {len(values)} evaluations, {twin.name} {train_turns} times over the same evaluations;"
+                    f" {val.name} moves {val_noise:.1%} of its level between evaluations (its noise"
+                    f" ±{fmt(view.noise(val))}), {twin.name} {train_noise:.1%} (range {fmt(min(values))}-{fmt(max(values))})")
         epoch, step = val.time_at(skip)
         return Finding("unstable_val", "warning", f"Unstable validation: {val.name} swings", evidence,
                        epoch, int_or_none(step), segment)
