@@ -15,6 +15,8 @@ from tui.yaml_documents import YamlDocumentError, key_text, read_yaml_file, valu
 #   diagnosis:
 #     plateau: {patience_fraction: 0.3}
 DEFAULTS: dict[str, dict[str, Any]] = {
+    # smoothing_short/long and long_series: no rule smooths any more (each judges against the
+    # metric's noise); kept so that configs which set them still load.
     "common": {"min_evals": 5, "smoothing_short": 0.3, "smoothing_long": 0.6, "long_series": 30},
     # noise_multiple: how many noise-widths (signal.margin: sqrt 2 x the robust noise, widened for short
     # series) a change must exceed; min_rise / min_relative_delta / min_train_gain: floors as a share of

@@ -9,7 +9,7 @@ from statistics import median
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.segment_view import Curve, SegmentView, align, per_evaluation
 from tui.diagnosis.signal import (best_index, debiased_ema, fmt, gain, int_or_none, margin, median_spread, noise_level,
-                                  quantum, when)
+                                  quantum)
 
 Thresholds = dict[str, dict]
 
@@ -90,14 +90,14 @@ def _overfitting_on(view: SegmentView, val: Curve, rules: dict, segment: int) ->
     if gain(train_last, train_best, twin.goal) <= train_needed:
         return None  # training did not improve either: a worse validation is not overfitting
     epoch, step = val.time_at(best)
-    window = range(max(0, best - 1), min(len(values), best + 2))
-    raw = min(window, key=lambda i: -gain(values[i], best_value, goal))  # the number as the log prints it
-    lasting_note = "" if values[raw] == best_value else f" ({fmt(best_value)} over three evaluations)"
-    evidence = (f"{val.name} best {fmt(values[raw])} at {when(*val.time_at(raw))}{lasting_note}; the last {k}"
+    raw = best_index(values[: best + 2], goal)  # the best as the log prints it, the one every finding quotes
+    lasting_note = ("" if values[raw] == best_value else
+                    f"; lasting best {fmt(best_value)} (median of three) at {val.where(best)}")
+    evidence = (f"{val.name} best {fmt(values[raw])} at {val.where(raw)}{lasting_note}; the last {k}"
                 f" evaluations {', '.join(fmt(v) for v in tail)} (the {len(after)} since: median worse by {fmt(worse)},"
                 f" its noise ±{fmt(view.noise(val))}) while {twin.name} went {fmt(train_best)} -> {fmt(train_last)}"
                 f" over the same evaluations")
-    return Finding("overfitting", "warning", f"Overfitting: {val.name} worse since {when(epoch, step)}",
+    return Finding("overfitting", "warning", f"Overfitting: {val.name} worse since {val.where(best)}",
                    evidence, epoch, int_or_none(step), segment)
 
 
@@ -121,7 +121,7 @@ def check_plateau(view: SegmentView, thresholds: Thresholds, segment: int) -> Fi
         return None
     epoch, step = val.time_at(anchor_index)
     best = best_index(values, goal)
-    evidence = (f"{val.name} {fmt(anchor)} at {when(epoch, step)}; {stalled} evaluations since without a gain beyond "
+    evidence = (f"{val.name} {fmt(anchor)} at {val.where(anchor_index)}; {stalled} evaluations since without a gain beyond "
                 f"its noise (±{fmt(view.noise(val))}); best {fmt(values[best])}, last {fmt(values[-1])}")
     return Finding("plateau", "warning", f"Plateau: {val.name} flat for {stalled} evaluations", evidence,
                    epoch, int_or_none(step), segment)
@@ -160,8 +160,8 @@ def check_no_learning(view: SegmentView, thresholds: Thresholds, segment: int) -
             return None
         best = best_index(val.values, val.goal)
         epoch, step = val.time_at(0)
-        evidence = (f"{val.name} {fmt(val.values[0])} at the first evaluation ({when(epoch, step)}), best "
-                    f"{fmt(val.values[best])} ({when(*val.time_at(best))}), last {fmt(val.values[-1])} over {len(val)}"
+        evidence = (f"{val.name} {fmt(val.values[0])} at the first evaluation ({val.where(0)}), best "
+                    f"{fmt(val.values[best])} ({val.where(best)}), last {fmt(val.values[-1])} over {len(val)}"
                     f" evaluations: no gain beyond its noise (±{fmt(view.noise(val))})")
         return _fix_for_no_learning(view, Finding("no_learning", "critical", f"No learning: {val.name} never beats"
                                                   " its first evaluation", evidence, epoch, int_or_none(step), segment))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from tui.metric_names import main_metric_rank
-from tui.diagnosis.signal import noise_level, quantum
+from tui.diagnosis.signal import noise_level, quantum, when
 from tui.run_model import RunModel, Segment
 from tui.series import Series
 
@@ -32,6 +32,11 @@ class Curve:
     def time_at(self, index: int) -> tuple[float | None, float | None]:
         epoch, step = self.epochs[index], self.steps[index]
         return (epoch if math.isfinite(epoch) else None, step if math.isfinite(step) else None)
+
+    def where(self, index: int) -> str:
+        """Where a point lies for the user: ``epoch 10.3``, else its step, else its evaluation's number."""
+        epoch, step = self.time_at(index)
+        return when(epoch, step) if epoch is not None or step is not None else f"evaluation {index + 1}"
 
     @property
     def percent(self) -> bool:
