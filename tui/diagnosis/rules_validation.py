@@ -71,12 +71,15 @@ def _overfitting_on(view: SegmentView, val: Curve, rules: dict, segment: int) ->
     if main is not None and main.name != val.name and main.goal:
         # Over-confidence, not overfitting: the val loss rises while the task metric is still making
         # new bests (its lasting best among the last evaluations) beyond its noise since val's best.
+        # "Clearly", against "only creeps" (RUBRIC.md): it gains more, as a share of its level, than
+        # the val loss loses (the demo's WER creeping 5% while its val loss climbs 15% is overfitting).
         main_at = [m for m in align(val, main)[best:] if m is not None]
         recent = lasting_values(main_at)
-        if len(recent) > k and best_index(recent, main.goal) >= len(recent) - k and gain(
-                recent[best_index(recent, main.goal)], main_at[0], main.goal) > needed_change(
-                view, main, 1.0, main_at[0], 0.0):
-            return None
+        if len(recent) > k and best_index(recent, main.goal) >= len(recent) - k:
+            main_gain = gain(recent[best_index(recent, main.goal)], main_at[0], main.goal)
+            if (main_gain > needed_change(view, main, 1.0, main_at[0], 0.0)
+                    and main_gain / max(abs(main_at[0]), 1e-12) >= worse / max(abs(best_value), 1e-12)):
+                return None
     twin = view.train_twin(val) or view.train_loss  # a metric not logged on training: its loss stands in
     if twin is None or twin.goal is None:
         return None
