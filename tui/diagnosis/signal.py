@@ -27,7 +27,12 @@ def noise_level(values: list[float]) -> float:
         return 0.0
     second = [values[i + 1] - 2 * values[i] + values[i - 1] for i in range(1, len(values) - 1)]
     centre = median(second)
-    return 1.4826 * median(abs(d - centre) for d in second) / math.sqrt(6)
+    spread = median(abs(d - centre) for d in second)
+    moving = [d for d in second if d != 0]
+    if spread == 0 and moving:
+        # Exactly flat for most of its length (a metric stuck at 0): its noise is what the rest shows.
+        spread = median(abs(d) for d in moving)
+    return 1.4826 * spread / math.sqrt(6)
 
 
 def quantum(values: list[float]) -> float:
