@@ -4,6 +4,7 @@ Each judges a change against the metric's own noise (SegmentView.noise, one esti
 through signal.margin, which asks more of a short series than of a long one."""
 from __future__ import annotations
 
+import math
 from statistics import median
 
 from tui.diagnosis.finding import Finding
@@ -38,12 +39,16 @@ def learned(view: SegmentView, curve: Curve, multiple: float = 1.0) -> bool:
 def check_overfitting(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
     """Validation worse after its best than its noise explains, while training improved over the stretch."""
     rules = thresholds["overfitting"]
-    # The metric people watch first, so the evidence speaks their language (val MAE, not val loss).
-    for curve in [view.own(c) for c in (view.main_val, view.val_loss) if c is not None]:
-        finding = _overfitting_on(view, curve, rules, segment)
-        if finding:
-            return finding
-    return None
+    # Where it starts (the val loss often shows it long before the task metric); on a tie the metric
+    # people watch, so the evidence speaks their language (val MAE, not val loss).
+    found = [finding for finding in (_overfitting_on(view, view.own(c), rules, segment)
+                                     for c in (view.main_val, view.val_loss) if c is not None) if finding]
+    return min(found, key=_onset, default=None)
+
+
+def _onset(finding: Finding) -> tuple[float, float]:
+    return (finding.epoch if finding.epoch is not None else math.inf,
+            finding.step if finding.step is not None else math.inf)
 
 
 def _overfitting_on(view: SegmentView, val: Curve, rules: dict, segment: int) -> Finding | None:
