@@ -17,7 +17,7 @@ Thresholds = dict[str, dict]
 
 def needed_change(view: SegmentView, curve: Curve, multiple: float, level: float, relative_floor: float) -> float:
     """The change of ``curve`` its noise does not explain, at least its printing step and a sliver of its level."""
-    return margin(view.noise(curve), len(curve), multiple, max(quantum(curve.values), relative_floor * abs(level)))
+    return margin(view.noise(curve), len(curve), multiple, max(view.quantum(curve), relative_floor * abs(level)))
 
 
 def lasting_values(values: list[float]) -> list[float]:

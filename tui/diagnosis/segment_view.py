@@ -68,12 +68,20 @@ class SegmentView:
         self.previous = previous  # the run before this one in the log (a resume is judged against it)
         self.model = model
         self._noise: dict[str, float] = {}
+        self._quantum: dict[tuple[str, int], float] = {}
 
     def own(self, curve: Curve) -> Curve:
         """The curve as this run made it: a resumed run's first evaluation is the checkpoint's."""
         if not self.segment.resumed or len(curve) < 2:
             return curve
         return Curve(curve.name, curve.goal, curve.values[1:], curve.epochs[1:], curve.steps[1:], curve.bounded)
+
+    def quantum(self, curve: Curve) -> float:
+        """The curve's printing step (signal.quantum), computed once: rules ask for it at every evaluation."""
+        key = (curve.name, len(curve.values))
+        if key not in self._quantum:
+            self._quantum[key] = quantum(curve.values)
+        return self._quantum[key]
 
     def noise(self, curve: Curve) -> float:
         """The one noise estimate of a metric in this run, used by every rule and every evidence line."""
@@ -84,7 +92,7 @@ class SegmentView:
             low, high = min(values, default=0.0), max(values, default=0.0)
             if len(values) >= 8 and low > 0 and high > 10 * low:
                 values = values[len(values) // 2:]
-            self._noise[curve.name] = max(noise_level(values), quantum(curve.values) / 2)
+            self._noise[curve.name] = max(noise_level(values), self.quantum(curve) / 2)
         return self._noise[curve.name]
 
     @cached_property

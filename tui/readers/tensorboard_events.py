@@ -102,8 +102,8 @@ class TensorBoardEventParser(StreamParser):
 
     A record whose length CRC is wrong leaves no way to find the next one, so the rest of the
     file is skipped (and said so). The data CRC is checked on the records whose scalars are
-    read; the rest (images, histograms, graphs: often most of the bytes) are skipped unchecked,
-    as a pure-Python CRC over them would cost seconds per hundred MB for nothing.
+    read; the rest (images, histograms, graphs: often most of the bytes) are skipped unchecked:
+    nothing in them is used, so a corrupt one costs nothing.
     """
 
     format_name = "tensorboard_events"
