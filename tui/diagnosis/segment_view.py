@@ -179,11 +179,7 @@ def per_evaluation(reference: Curve, other: Curve) -> list[float | None]:
     not "training still improved"). A curve logged as often as the evaluations is just aligned."""
     if len(other) <= 1.5 * len(reference):
         return align(reference, other)
-    ref_keys = [_time_key(reference, i) for i in range(len(reference))]
-    other_keys = [_time_key(other, i) for i in range(len(other))]
-    if None in ref_keys or None in other_keys:
-        ref_keys = [e if math.isfinite(e) else None for e in reference.epochs]
-        other_keys = [e if math.isfinite(e) else None for e in other.epochs]
+    ref_keys, other_keys = _common_time_keys(reference, other)
     if None in ref_keys or None in other_keys:
         return align(reference, other)
     means: list[float | None] = []
@@ -196,16 +192,22 @@ def per_evaluation(reference: Curve, other: Curve) -> list[float | None]:
     return means
 
 
-def align(reference: Curve, other: Curve) -> list[float | None]:
-    """For each point of ``reference``, the latest value of ``other`` at or before it.
-
-    Steps are used when both curves have them, else epochs, else the position in the log.
-    """
+def _common_time_keys(reference: Curve, other: Curve) -> tuple[list, list]:
+    """Both curves' positions in one unit: steps when both have them, else epochs (None where unknown)."""
     ref_keys = [_time_key(reference, i) for i in range(len(reference))]
     other_keys = [_time_key(other, i) for i in range(len(other))]
     if None in ref_keys or None in other_keys:
         ref_keys = [e if math.isfinite(e) else None for e in reference.epochs]
         other_keys = [e if math.isfinite(e) else None for e in other.epochs]
+    return ref_keys, other_keys
+
+
+def align(reference: Curve, other: Curve) -> list[float | None]:
+    """For each point of ``reference``, the latest value of ``other`` at or before it.
+
+    Steps are used when both curves have them, else epochs, else the position in the log.
+    """
+    ref_keys, other_keys = _common_time_keys(reference, other)
     if None in ref_keys or None in other_keys:
         if len(reference) == len(other):
             return list(other.values)
