@@ -1,8 +1,10 @@
 """Helpers for tests that launch real training processes: wait for events, read a run's log."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -75,3 +77,17 @@ def exercise_control(run_dir: str, checkpoint_name_part: str) -> RunHandle:
     assert events(run_dir, "status")[-1]["state"] == "stopped"
     assert [a["command_id"] for a in events(run_dir, "ack")].count(command_id) == 1
     return handle
+
+
+@contextlib.contextmanager
+def another_user(prefix: str = "twuser"):
+    """A real second account for the test's lifetime (tests run as root), removed afterwards."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to create a second user")
+    name = f"{prefix}{os.getpid()}"
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                    name], check=True, capture_output=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)

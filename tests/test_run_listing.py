@@ -3,7 +3,6 @@ unreadable with a one-line reason (a malformed run.json, a run.json that is a di
 nothing, a link loop, a directory the user may not read), and `./runs` that is a file is one line."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pwd
@@ -15,6 +14,8 @@ import time
 import traceback
 
 import pytest
+
+from run_helpers import another_user
 
 from tui.screens.run_picker_screen import RunPickerScreen
 from ui_helpers import make_app, wait_for
@@ -70,18 +71,6 @@ def test_ls_lists_each_broken_run_as_unreadable_and_every_other_run(tmp_path):
         assert rows[name].split()[1] == "unreadable" and reason in rows[name], rows[name]
 
 
-@contextlib.contextmanager
-def another_user():
-    """A real second account for the test's lifetime (tests run as root), removed afterwards."""
-    name = f"twlist{os.getpid()}"
-    subprocess.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-                    name], check=True, capture_output=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
-
-
 def run_as(user: str, argv: list[str], cwd: str) -> subprocess.CompletedProcess:
     """`trainwatch ARGV` as another user: forked from this interpreter, which that user could not
     start (the venv's python lives under root's home), then the real CLI's main."""
@@ -130,7 +119,7 @@ def test_ls_by_another_user_names_the_run_directory_it_may_not_read():
             os.chmod(directory, mode)
         for name in ("open-1", "private-1"):
             os.chmod(os.path.join(root, name, "events.jsonl"), 0o644)
-        with another_user() as user:
+        with another_user("twlist") as user:
             rows = ls_rows(run_as(user, ["ls"], lab))
         assert rows["open-1"].split()[1] == "live", rows
         assert rows["private-1"].split()[1] == "unreadable" and "Permission denied" in rows["private-1"], rows

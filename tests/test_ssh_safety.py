@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from run_helpers import wait_for
+from run_helpers import another_user, wait_for
 from tui.remote import ssh_connection
 from tui.remote.ssh_connection import SSH_COMMAND_ENV, SshConnection, SshError
 
@@ -76,20 +76,6 @@ def planted_temp_dir(monkeypatch):
     shutil.rmtree(base, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def another_user():
-    """A real second account for the test's lifetime (tests run as root), removed afterwards."""
-    if os.getuid() != 0:
-        pytest.skip("needs root to create a second user")
-    name = f"twplant{os.getpid()}"
-    subprocess.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-                    name], check=True, capture_output=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
-
-
 def assert_connects_with_a_private_directory(planted: str) -> str:
     """A real connection to the test sshd, its socket in a directory that is ours and 0700."""
     connection = SshConnection("twtest")
@@ -119,7 +105,7 @@ def test_the_control_socket_never_goes_into_a_planted_directory(over_ssh, plante
             if planting == "link to a directory of ours":
                 os.symlink(victim, planted)
             elif planting == "directory of another user":
-                user = stack.enter_context(another_user())
+                user = stack.enter_context(another_user("twplant"))
                 os.mkdir(planted)
                 subprocess.run(["chown", user, planted], check=True)
                 os.chmod(planted, 0o777)
