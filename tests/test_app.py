@@ -15,6 +15,7 @@ from ui_helpers import FIXED_NOW, make_app, plain, settle, wait_for
 import tui.app
 from tui.app import TrainWatch
 from tui.readers.log_reader import UnreadableLog, read_target
+from tui.records import MetricRecord
 from tui.screens.help_screen import HelpScreen
 from tui.screens.run_picker_screen import RunPickerScreen
 from tui.widgets.decodes_panel import DecodesPanel
@@ -66,9 +67,11 @@ def _one_log_per_format() -> list[str]:
     for row in corpus_rows():
         path = os.path.join(CORPUS, row["file"])
         try:
-            chosen.setdefault(read_target(path).format_name, path)
+            contents = read_target(path)
         except UnreadableLog:
             continue
+        if any(isinstance(record, MetricRecord) for record in contents.records):  # one this format really reads
+            chosen.setdefault(contents.format_name, path)
     return sorted(chosen.values())
 
 

@@ -21,7 +21,14 @@ def model_of(path: str) -> RunModel:
     return model
 
 
-@pytest.mark.parametrize("row", corpus_rows(), ids=lambda row: row["id"])
+# Corpus logs no reader reads yet (issue 13: YOLOv5 headers, Keras 1 verbose=2, a plain-text table,
+# SwAV's eval_linear log). Strict: the day one is read, its xfail fails and must be removed.
+NOT_READ_YET = {"d56", "d63", "d65", "d67"}
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, marks=pytest.mark.xfail(strict=True, reason="issue 13: not read yet"))
+                                 if row["id"] in NOT_READ_YET else row for row in corpus_rows()],
+                         ids=lambda row: row["id"])
 def test_every_corpus_log_is_read(row):
     model = model_of(os.path.join(CORPUS, row["file"]))
     longest = max((model.summary_of(name)["points"] for name in model.series_names()), default=0)
