@@ -15,7 +15,7 @@ from ui_helpers import FIXED_NOW, make_app, plain, settle, wait_for
 import tui.app
 from tui.app import TrainWatch
 from tui.readers.log_reader import UnreadableLog, read_target
-from tui.records import MetricRecord
+from tui.records import DecodeRecord, MetricRecord
 from tui.screens.help_screen import HelpScreen
 from tui.screens.run_picker_screen import RunPickerScreen
 from tui.widgets.decodes_panel import DecodesPanel
@@ -70,7 +70,8 @@ def _one_log_per_format() -> list[str]:
             contents = read_target(path)
         except UnreadableLog:
             continue
-        if any(isinstance(record, MetricRecord) for record in contents.records):  # one this format really reads
+        # One this format really reads: it yields metrics or decodes.
+        if any(isinstance(record, (MetricRecord, DecodeRecord)) for record in contents.records):
             chosen.setdefault(contents.format_name, path)
     return sorted(chosen.values())
 
