@@ -10,11 +10,11 @@ refused, and so is nesting deep enough to exhaust the stack.
 """
 from __future__ import annotations
 
-import os
-import stat
 from typing import Any
 
 import yaml
+
+from tui.readers.regular_file import open_regular
 
 # Far above any real config (a 1 MiB file of short plain values holds about that many), and passed
 # within a few levels by an alias bomb.
@@ -94,16 +94,10 @@ def read_yaml_text(path: str) -> str:
     """The text of the YAML file at ``path``. A FIFO or device is refused without blocking on it
     (opened non-blocking, checked on the descriptor), and a file past MAX_YAML_BYTES is not read."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as error:
-        raise YamlDocumentError(_os_reason(error), missing=isinstance(error, FileNotFoundError)) from None
-    try:
-        with os.fdopen(descriptor, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise YamlDocumentError("not a regular file (a FIFO, socket or device is never read)")
+        with open_regular(path) as handle:
             data = handle.read(MAX_YAML_BYTES + 1)
     except OSError as error:
-        raise YamlDocumentError(_os_reason(error)) from None
+        raise YamlDocumentError(_os_reason(error), missing=isinstance(error, FileNotFoundError)) from None
     if len(data) > MAX_YAML_BYTES:
         raise YamlDocumentError(f"larger than the {MAX_YAML_BYTES // 1024} KiB a YAML file may be")
     return _decoded(data)

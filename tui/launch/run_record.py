@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tui.launch.process_state import PID_MAX, is_pid, is_start_ticks
+from tui.readers.regular_file import open_regular
 
 from trainers.control import CONTROL_FILE_NAME, UnsafeFile, open_owned, unsafe_owner
 
@@ -80,12 +81,10 @@ def _read_record(path: str, trusted: bool) -> str:
     try:
         if trusted:
             descriptor = open_owned(path, os.O_RDONLY)
+            file = os.fdopen(descriptor, "rb")
         else:
-            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO under the name must not hang
-            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-                os.close(descriptor)
-                raise NotOurRun(f"{path}: unreadable run record (not a regular file)")
-        with os.fdopen(descriptor, "rb") as file:
+            file = open_regular(path)  # a FIFO under the name must not hang
+        with file:
             data = file.read(RECORD_MAX_BYTES + 1)
     except UnsafeFile as error:
         reason = str(error).replace(path, RUN_RECORD_NAME)

@@ -27,7 +27,7 @@ def kind_of(mode: int) -> str:
 
 def open_regular(path: str) -> BinaryIO:
     """The file opened for reading in binary; OSError for anything but a regular file."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     try:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):  # an OSError, so every reader reports it like any other
