@@ -37,7 +37,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "resume_collapse": {"first_evals": 3, "max_drop": 0.3, "max_rise": 0.5},
     "small_val_set": {"max_samples": 100, "min_distinct": 4, "tolerance": 1e-4},
     "class_imbalance": {"min_spread": 0.4, "max_worst": 0.5},
-    "unstable_val": {"min_evals": 8, "min_swing": 0.1, "min_swing_fraction": 0.08, "train_ratio": 4.0},
+    "unstable_val": {"min_evals": 6, "min_swing": 0.1, "min_swing_fraction": 0.08, "train_ratio": 3.0},
     "data_warning": {},
 }
 

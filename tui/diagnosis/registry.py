@@ -67,8 +67,8 @@ REGISTRY: tuple[FindingKind, ...] = (
                 " of the evaluations), after the run had learned",
                 "stop the run, or restart with preset 'lower-lr'", "lower-lr"),
     FindingKind("unstable_val", check_unstable_val,
-                "validation moves between evaluations train_ratio x more than its training counterpart does"
-                " (robust noise of the differences), with repeated swings of min_swing of its level",
+                "after the early phase, validation turns back by min_swing of its level at least max(3,"
+                " min_swing_fraction of the evaluations) times, and train_ratio x as often as training does",
                 "evaluate on more data, or lower the LR; compare smoothed curves only", None),
     FindingKind("small_val_set", check_small_val_set,
                 "the validation set has at most max_samples samples (logged, or every accuracy is k/n)",
