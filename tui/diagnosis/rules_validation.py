@@ -118,21 +118,36 @@ def check_plateau(view: SegmentView, thresholds: Thresholds, segment: int) -> Fi
     n, values, goal = len(val), val.values, val.goal
     if n < rules["min_evals"] or goal is None or not learned(view, val, rules["noise_multiple"]):
         return None  # too short to tell, or it never learned (no_learning's case)
-    anchor, anchor_index = values[0], 0
-    for index, value in enumerate(values[1:], 1):
-        if gain(value, anchor, goal) > needed_change(view, val, rules["noise_multiple"], anchor,
-                                                      rules["min_relative_delta"]):
-            anchor, anchor_index = value, index
-    patience = min(rules["max_patience"], max(rules["min_patience"], round(rules["patience_fraction"] * n)))
-    stalled = n - 1 - anchor_index
+    anchor_index, stalled, patience = _stall(view, val, rules)
     if stalled < patience:
         return None
+    loss = view.val_loss
+    if loss is not None and loss.name != val.name and len(loss) >= rules["min_evals"]:
+        loss_stalled, loss_patience = _stall(view, loss, rules)[1:]
+        if loss_stalled < loss_patience:
+            # The validation loss still makes new bests: the model still improves, the metric has not
+            # caught up yet, or sits at its ceiling (an accuracy of 99.7%): not a run to stop.
+            return None
+    anchor = values[anchor_index]
     epoch, step = val.time_at(anchor_index)
     best = best_index(values, goal)
     evidence = (f"{val.name} {fmt(anchor)} at {val.where(anchor_index)}; {stalled} evaluations since without a gain beyond "
                 f"its noise (±{fmt(view.noise(val))}); best {fmt(values[best])}, last {fmt(values[-1])}")
     return Finding("plateau", "warning", f"Plateau: {val.name} flat for {stalled} evaluations", evidence,
                    epoch, int_or_none(step), segment)
+
+
+def _stall(view: SegmentView, curve: Curve, rules: dict) -> tuple[int, int, int]:
+    """(the last evaluation that was a new best beyond noise, evaluations since, the patience)."""
+    values, goal = curve.values, curve.goal
+    anchor, anchor_index = values[0], 0
+    for index, value in enumerate(values[1:], 1):
+        if gain(value, anchor, goal) > needed_change(view, curve, rules["noise_multiple"], anchor,
+                                                      rules["min_relative_delta"]):
+            anchor, anchor_index = value, index
+    n = len(values)
+    patience = min(rules["max_patience"], max(rules["min_patience"], round(rules["patience_fraction"] * n)))
+    return anchor_index, n - 1 - anchor_index, patience
 
 
 def _train_plateau(view: SegmentView, rules: dict, segment: int) -> Finding | None:
@@ -165,7 +180,9 @@ def check_no_learning(view: SegmentView, thresholds: Thresholds, segment: int) -
         val = view.own(val)  # learning is judged from the run's own evaluations, not the checkpoint's
     if val is not None and val.goal and len(val) >= thresholds["common"]["min_evals"]:
         if learned(view, val, rules["noise_multiple"]):
-            return None
+            # RUBRIC.md's other clause: a training loss that never leaves its starting level learned
+            # nothing, whatever a validation metric near chance drifts to (0.13 -> 0.19 of 9 classes).
+            return _train_no_learning(view, rules, segment)
         best = best_index(val.values, val.goal)
         epoch, step = val.time_at(0)
         evidence = (f"{val.name} {fmt(val.values[0])} at the first evaluation ({val.where(0)}), best "
