@@ -10,7 +10,7 @@ from statistics import median
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.segment_view import Curve, SegmentView, align, per_evaluation
 from tui.diagnosis.signal import (best_index, debiased_ema, fmt, gain, int_or_none, margin, median_spread, noise_level,
-                                  printed_step, quantum)
+                                  printed_step, quantum, theil_sen_slope, kendall_tau)
 
 Thresholds = dict[str, dict]
 
@@ -95,7 +95,11 @@ def _overfitting_on(view: SegmentView, val: Curve, rules: dict, segment: int) ->
     train_last = median(train_since[-k:])
     levels = [t for t in train if t is not None]
     train_needed = margin(noise_level(levels), len(levels), 1.0, rules["min_train_gain"] * abs(train_best))
-    if gain(train_last, train_best, twin.goal) <= train_needed:
+    # How much training improved since val's best: its trend over the stretch (a Theil-Sen slope, which
+    # one noisy epoch at either end does not move), or its last evaluations against that one, if more.
+    stretch = [train_best] + train_since
+    trend = -theil_sen_slope(stretch) * (len(stretch) - 1) * (1 if twin.goal == "min" else -1)
+    if max(trend, gain(train_last, train_best, twin.goal)) <= train_needed:
         return None  # training did not improve either: a worse validation is not overfitting
     epoch, step = val.time_at(best)
     raw = best_index(values[: best + 2], goal)  # the best as the log prints it, the one every finding quotes
@@ -210,21 +214,6 @@ def _fix_for_no_learning(view: SegmentView, finding: Finding) -> Finding:
                              + ": learning, too slowly for the result to move (an LR far too small)")
         finding.action, finding.preset = "restart with preset 'higher-lr' (LR x5 with a warm-up)", "higher-lr"
     return finding
-
-
-def kendall_tau(values: list[float]) -> float:
-    """Kendall's rank correlation of a series with time: -1 always falling, +1 always rising, 0 no trend."""
-    if len(values) > 200:  # pairs grow with the square; 200 bucket means keep the trend
-        size = len(values) / 200
-        values = [sum(chunk) / len(chunk) for chunk in
-                  (values[int(i * size): int((i + 1) * size)] for i in range(200)) if chunk]
-    concordant = discordant = 0
-    for i, a in enumerate(values):
-        for b in values[i + 1:]:
-            concordant += b > a
-            discordant += b < a
-    pairs = concordant + discordant
-    return (concordant - discordant) / pairs if pairs else 0.0
 
 
 def _train_no_learning(view: SegmentView, rules: dict, segment: int) -> Finding | None:

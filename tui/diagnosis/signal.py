@@ -111,3 +111,35 @@ def finite_or_none(value: float | None) -> float | None:
 
 def int_or_none(value: float | None) -> int | None:
     return int(value) if value is not None and math.isfinite(value) else None
+
+
+def bucket_means(values: list[float], buckets: int = 200) -> list[float]:
+    """At most ``buckets`` means of consecutive values: rank statistics over all pairs grow with the
+    square of the length, and 200 bucket means keep a trend."""
+    if len(values) <= buckets:
+        return list(values)
+    size = len(values) / buckets
+    return [sum(chunk) / len(chunk) for chunk in
+            (values[int(i * size): int((i + 1) * size)] for i in range(buckets)) if chunk]
+
+
+def kendall_tau(values: list[float]) -> float:
+    """Kendall's rank correlation of a series with time: -1 always falling, +1 always rising, 0 no trend."""
+    values = bucket_means(values)
+    concordant = discordant = 0
+    for i, a in enumerate(values):
+        for b in values[i + 1:]:
+            concordant += b > a
+            discordant += b < a
+    pairs = concordant + discordant
+    return (concordant - discordant) / pairs if pairs else 0.0
+
+
+def theil_sen_slope(values: list[float]) -> float:
+    """The median of the slopes between every pair of points, per position: a trend that a few outliers
+    do not move (Theil-Sen). 0 for fewer than two points."""
+    reduced = bucket_means(values)
+    width = len(values) / len(reduced) if reduced else 1.0
+    slopes = sorted((b - a) / ((j - i) * width) for i, a in enumerate(reduced)
+                    for j, b in enumerate(reduced[i + 1:], start=i + 1))
+    return median(slopes) if slopes else 0.0
