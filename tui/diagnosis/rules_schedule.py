@@ -34,7 +34,8 @@ def _lr_time(lr: Curve, index: int, val: Curve) -> float:
 
 
 def check_lr_wasted(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
-    """The LR was cut, yet validation has not improved beyond noise since."""
+    """The LR was cut, yet validation has not improved beyond noise since: neither the main metric
+    nor the validation loss (a cut that lowered the val loss helped, even where an accuracy at 99% barely shows it)."""
     rules = thresholds["lr_wasted"]
     lr, val = view.lr, view.trusted_val
     if lr is None or val is None or val.goal is None or len(val) < 5:
@@ -46,24 +47,12 @@ def check_lr_wasted(view: SegmentView, thresholds: Thresholds, segment: int) -> 
     later_peak = [max(rates[i:]) for i in range(len(rates))]
     cuts = [i for i in range(2, len(lr)) if rates[i - 1] > 0 and rates[i] <= rules["cut_ratio"] * rates[i - 1]
             and abs(rates[i - 2] - rates[i - 1]) <= 1e-3 * rates[i - 1] and later_peak[i] < rates[i - 1]]
-    if not cuts:
-        return None
-    smoothed = lasting_values(val.values)  # what lasted, not one lucky evaluation
-    needed = margin(view.noise(val), len(val), rules["noise_multiple"])
-    wasted_from: int | None = None
-    for cut in cuts:
-        first_eval = _eval_index_at(val, _lr_time(lr, cut, val), lr)
-        if first_eval <= 0 or first_eval >= len(val):
-            continue
-        before = smoothed[:first_eval]
-        best_before = min(before) if val.goal == "min" else max(before)
-        after = smoothed[first_eval:]
-        best_after = min(after) if val.goal == "min" else max(after)
-        helped = gain(best_after, best_before, val.goal) > max(needed, 1e-3 * abs(best_before))
-        if helped:
-            wasted_from = None
-        elif wasted_from is None:
-            wasted_from = cut
+    wasted_from = _first_wasted_cut(view, val, lr, cuts, rules)
+    loss = view.val_loss
+    if wasted_from is not None and loss is not None and loss.name != val.name and loss.goal and len(loss) >= 5:
+        loss_wasted_from = _first_wasted_cut(view, loss, lr, cuts, rules)
+        # From the first cut after which neither improved.
+        wasted_from = None if loss_wasted_from is None else max(wasted_from, loss_wasted_from)
     if wasted_from is None:
         return None
     first_eval = _eval_index_at(val, _lr_time(lr, wasted_from, val), lr)
@@ -71,15 +60,39 @@ def check_lr_wasted(view: SegmentView, thresholds: Thresholds, segment: int) -> 
     if evals_since < rules["min_evals_after_cut"]:
         return None
     cuts_since = [c for c in cuts if c >= wasted_from]
-    before = val.values[:first_eval]
-    best_before = min(before) if val.goal == "min" else max(before)
-    after = val.values[first_eval:]
-    best_after = min(after) if val.goal == "min" else max(after)
+    smoothed = lasting_values(val.values)
+    pick = min if val.goal == "min" else max
+    best_before, best_after = pick(smoothed[:first_eval]), pick(smoothed[first_eval:])
     epoch, step = lr.time_at(wasted_from)
     evidence = (f"LR cut {len(cuts_since)} time(s) since {when(epoch, step)} ({fmt(lr.values[wasted_from - 1])} -> "
                 f"{fmt(lr.values[-1])}); {val.name} best {fmt(best_before)} before, {fmt(best_after)} in the "
-                f"{evals_since} evaluations since: no gain beyond its noise (±{fmt(view.noise(val))})")
+                f"{evals_since} evaluations since (medians of three), where a gain needs"
+                f" {fmt(_needed_gain(view, val, best_before, rules))} (its noise ±{fmt(view.noise(val))})")
+    if loss is not None and loss.name != val.name:
+        evidence += f"; {loss.name} no better beyond its noise either"
     return Finding("lr_wasted", "warning", f"LR cuts not helping {val.name}", evidence, epoch, int_or_none(step), segment)
+
+
+def _needed_gain(view: SegmentView, curve: Curve, best_before: float, rules: dict) -> float:
+    return max(margin(view.noise(curve), len(curve), rules["noise_multiple"]), 1e-3 * abs(best_before))
+
+
+def _first_wasted_cut(view: SegmentView, curve: Curve, lr: Curve, cuts: list[int], rules: dict) -> int | None:
+    """The first cut after which ``curve`` has made no gain beyond its noise (what lasted: medians of
+    three, so one lucky evaluation is not a gain), with no helpful cut since; None when every cut helped."""
+    smoothed = lasting_values(curve.values)
+    pick = min if curve.goal == "min" else max
+    wasted_from: int | None = None
+    for cut in cuts:
+        first_eval = _eval_index_at(curve, _lr_time(lr, cut, curve), lr)
+        if first_eval <= 0 or first_eval >= len(curve):
+            continue
+        best_before, best_after = pick(smoothed[:first_eval]), pick(smoothed[first_eval:])
+        if gain(best_after, best_before, curve.goal) > _needed_gain(view, curve, best_before, rules):
+            wasted_from = None
+        elif wasted_from is None:
+            wasted_from = cut
+    return wasted_from
 
 
 def check_lr_oscillation(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
