@@ -283,30 +283,40 @@ def check_unstable_val(view: SegmentView, thresholds: Thresholds, segment: int) 
     """Validation turns back by min_swing of its level again and again, train_ratio x as often as its
     training counterpart over the same evaluations (RUBRIC.md: reversals of 10%+ while training is smooth)."""
     rules = thresholds["unstable_val"]
-    for val in [c for c in (view.main_val, view.val_loss) if c is not None]:
-        if len(val) < rules["min_evals"]:
-            continue
-        skip = max(2, len(val) // 10)  # the fast early descent turns for reasons of its own
-        values = val.values[skip:]
-        twin = view.train_twin(val) or view.train_loss
-        train = [t for t in (per_evaluation(val, twin)[skip:] if twin is not None else []) if t is not None]
-        if len(train) < len(values) // 2 or len(set(train)) < 3:
-            continue  # nothing to compare with: a jumpy validation alone may be the task's own noise
-        # Repeatedly: more turns the longer the run, so that a long run's few spikes are not instability.
-        repeated = max(3, rules["min_swing_fraction"] * len(values))
-        for size in _swing_sizes(view, val, values, twin, train, rules):
-            val_turns, train_turns = swings(values, size), swings(train, size)
-            if len(val_turns) >= repeated and len(val_turns) >= rules["train_ratio"] * len(train_turns):
-                break
-        else:
-            continue
-        shown = " -> ".join(f"{fmt(values[i])} ({val.where(i + skip)})" for i in _largest_swing(values, val_turns))
-        evidence = (f"{val.name} turns back by {size:.0%}+ of its level {len(val_turns)} times in"
-                    f" {len(values)} evaluations (e.g. {shown}), {twin.name} {len(train_turns)} times over the"
-                    f" same evaluations; its noise ±{fmt(view.noise(val))}")
-        epoch, step = val.time_at(skip + val_turns[0])
-        return Finding("unstable_val", "warning", f"Unstable validation: {val.name} swings", evidence,
-                       epoch, int_or_none(step), segment)
+    found = [swung for swung in (_swinging(view, val, rules) for val in (view.main_val, view.val_loss)
+                                 if val is not None) if swung]
+    if not found:
+        return None
+    # The curve with the largest swings tells it best (a val loss turning by 10%+ before an accuracy
+    # turning by its 3% noise); on a tie the main metric, listed first.
+    val, size, skip, val_turns, twin, train_turns = max(found, key=lambda swung: swung[1])
+    values = val.values[skip:]
+    shown = " -> ".join(f"{fmt(values[i])} ({val.where(i + skip)})" for i in _largest_swing(values, val_turns))
+    evidence = (f"{val.name} turns back by {size:.0%}+ of its level {len(val_turns)} times in"
+                f" {len(values)} evaluations (e.g. {shown}), {twin.name} {len(train_turns)} times over the"
+                f" same evaluations; its noise ±{fmt(view.noise(val))}")
+    epoch, step = val.time_at(skip + val_turns[0])
+    return Finding("unstable_val", "warning", f"Unstable validation: {val.name} swings", evidence,
+                   epoch, int_or_none(step), segment)
+
+
+def _swinging(view: SegmentView, val: Curve, rules: dict) -> tuple | None:
+    """(val, swing size, evaluations skipped, val's turns, the training curve, its turns) when ``val``
+    turns repeatedly, and train_ratio x as often as training; else None."""
+    if len(val) < rules["min_evals"]:
+        return None
+    skip = max(2, len(val) // 10)  # the fast early descent turns for reasons of its own
+    values = val.values[skip:]
+    twin = view.train_twin(val) or view.train_loss
+    train = [t for t in (per_evaluation(val, twin)[skip:] if twin is not None else []) if t is not None]
+    if len(train) < len(values) // 2 or len(set(train)) < 3:
+        return None  # nothing to compare with: a jumpy validation alone may be the task's own noise
+    # Repeatedly: more turns the longer the run, so that a long run's few spikes are not instability.
+    repeated = max(3, rules["min_swing_fraction"] * len(values))
+    for size in _swing_sizes(view, val, values, twin, train, rules):
+        val_turns, train_turns = swings(values, size), swings(train, size)
+        if len(val_turns) >= repeated and len(val_turns) >= rules["train_ratio"] * len(train_turns):
+            return val, size, skip, val_turns, twin, train_turns
     return None
 
 
