@@ -95,3 +95,26 @@ def test_a_keras_run_that_learns_then_overfits_is_overfitting_not_no_learning(tm
     found = finished(record)
     assert "overfitting" in found and "no_learning" not in found, [(f.id, f.evidence) for f in found.values()]
     assert found["overfitting"].preset == "regularize" and applies(record, "regularize")
+
+
+async def test_the_restart_key_offers_the_causes_whole_fix_lower_lr_from_scratch(tmp_path):
+    """r on a run that blew up from the start opens the presets on lower-lr resuming from none: a
+    checkpoint of blown-up weights is no place to resume from."""
+    pytest.importorskip("torch")
+    from tui.screens.action_screens import PresetScreen
+    from ui_helpers import make_app, settle, wait_for as wait_in_app
+
+    record = launch_run(CTC + ["--lr", "50", "--clip", "0", "--epochs", "6"], root=str(tmp_path / "runs"),
+                        cwd=str(tmp_path), name="blowup-keys")
+    finished(record)
+    app = make_app(record.run_dir, poll_seconds=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await wait_in_app(pilot, lambda: app.live is not None and any(f.id == "divergence" for f in app.live.findings))
+        await pilot.press("r")
+        await wait_in_app(pilot, lambda: isinstance(app.screen, PresetScreen))
+        screen = app.screen
+        assert (screen.chosen, screen.resume) == ("lower-lr", "none")
+        shown = str(screen.query_one("#preset-diff").render())
+        assert "--lr" in shown and "checkpoint" not in shown, shown
+        await pilot.press("escape")

@@ -568,9 +568,12 @@ class TrainWatch(App[None]):
             return
         if action == "restart":
             presets, _ = load_presets()
-            self.push_screen(PresetScreen(presets, self.chosen_preset or self.suggested_preset(),
-                                          f"Restart {handle.record.name} with a preset (stops it first)",
-                                          propose=lambda name, resume: propose_restart(handle.run_dir, name, resume)),
+            # The cause's fix whole: its preset and where to resume from (a blow-up from the start
+            # restarts from scratch, not from a checkpoint of the blown-up weights).
+            preset, resume = (self.chosen_preset, None) if self.chosen_preset else self.suggested_fix()
+            self.push_screen(PresetScreen(presets, preset, f"Restart {handle.record.name} with a preset (stops it first)",
+                                          propose=lambda name, resume: propose_restart(handle.run_dir, name, resume),
+                                          resume=resume),
                              self._restart_chosen)
             return
         self._check_run_then(action, handle)
@@ -617,8 +620,14 @@ class TrainWatch(App[None]):
 
     def suggested_preset(self) -> str | None:
         """The preset of the first finding (causes first) that applies to this run's command."""
+        return self.suggested_fix()[0]
+
+    def suggested_fix(self) -> tuple[str | None, str | None]:
+        """(preset, resume) of the first finding (causes first) whose preset applies to this run's command;
+        resume None: the preset's own default."""
         applicable = self.applicable_presets()
-        return next((f.preset for f in (self.live.findings if self.live else []) if f.preset in applicable), None)
+        finding = next((f for f in (self.live.findings if self.live else []) if f.preset in applicable), None)
+        return (finding.preset, finding.resume) if finding is not None else (None, None)
 
     def applicable_presets(self) -> set[str]:
         """The presets that apply to the followed run's command: none for a tailed log or a run over ssh."""

@@ -77,13 +77,14 @@ class PresetScreen(ModalScreen[str | None]):
                 Binding("l", "resume('last')", "resume last"), Binding("b", "resume('best')", "resume best")]
 
     def __init__(self, presets: dict[str, Preset], chosen: str | None, title: str,
-                 propose: Callable[[str, str | None], RestartProposal] | None = None) -> None:
+                 propose: Callable[[str, str | None], RestartProposal] | None = None,
+                 resume: str | None = None) -> None:
         super().__init__()
         self.presets = presets
         self.chosen = chosen if chosen in presets else next(iter(sorted(presets)), None)
         self.title_text = title
         self.propose = propose
-        self.resume: str | None = None  # None: the preset's own default
+        self.resume = resume  # None: the preset's own default; a finding may say (none: from scratch)
 
     def compose(self) -> ComposeResult:
         names = sorted(self.presets)
