@@ -171,3 +171,38 @@ def test_epochs_read_as_the_user_would():
     from tui.diagnosis.signal import when
 
     assert when(10.333333, 1234) == "epoch 10.3" and when(12.0, None) == "epoch 12" and when(None, 50) == "step 50"
+
+
+def test_a_model_with_several_heads_is_judged_by_its_overall_loss():
+    """d43: two heads (power MAE, efficiency accuracy); the expert reads the summed val_loss, whose best
+    is at epoch 65, not one head's accuracy."""
+    from tui.diagnosis.segment_view import SegmentView
+
+    model, _ = diagnose_target(corpus_path("d43"))
+    assert SegmentView(model.segments[-1]).main_val.name == "val_loss"
+    plateau = ids_of(corpus_path("d43"))["plateau"]
+    assert "val_loss 0.0269 at epoch 65" in plateau.evidence, plateau.evidence
+
+
+def test_unstable_validation_evidence_supports_it():
+    """The turns counted are the ones shown: a count above zero, with the swing itself (seed001's val
+    MAE jumping while training falls smoothly)."""
+    import re
+
+    found = ids_of(seed_path("seed001_msa_overfit"))["unstable_val"]
+    val_turns, train_turns = (int(n) for n in re.findall(r"(\d+) times", found.evidence))
+    assert val_turns >= 3 and val_turns >= 3 * train_turns, found.evidence
+    assert re.search(r"e\.g\. [0-9.]+ \(epoch \d+\) -> [0-9.]+ \(epoch \d+\) -> [0-9.]+ \(epoch \d+\)", found.evidence)
+
+
+def test_a_stalled_metric_is_no_plateau_while_the_val_loss_still_improves():
+    """d17: val_acc at 99.7% stops making new bests beyond its noise, the val loss still falls to the
+    end; d21: WER wobbles while eval_loss falls at every evaluation. Neither is a run to stop."""
+    assert "plateau" not in ids_of(corpus_path("d17")) and "plateau" not in ids_of(corpus_path("d21"))
+
+
+def test_a_training_loss_that_never_leaves_its_start_is_no_learning_whatever_val_accuracy_drifts_to():
+    """d08: loss 2.21 -> 2.11 near ln(9), val_accuracy 0.13 -> 0.19 of 9 classes."""
+    found = ids_of(corpus_path("d08"))
+    assert "no_learning" in found and "plateau" not in found
+    assert "loss 2.211 at the start" in found["no_learning"].evidence, found["no_learning"].evidence

@@ -106,11 +106,24 @@ class SegmentView:
 
     @cached_property
     def main_val(self) -> Curve | None:
-        """The validation metric people watch: an error rate or accuracy before a loss."""
+        """The validation metric people watch: an error rate or accuracy before a loss; for a model
+        with several heads, the overall validation loss (RUBRIC.md: the fused one, not one head's)."""
         if not self.val_series:
             return None
+        overall = self._overall_loss_of_heads()
+        if overall is not None:
+            return curve_of(overall)
         ranked = sorted(self.val_series, key=lambda s: (main_metric_rank(s.meta.base), -len(s)))
         return curve_of(ranked[0])
+
+    def _overall_loss_of_heads(self) -> Series | None:
+        """``val_loss`` when two or more heads have a loss of their own (Keras multi-output:
+        ``val_power_loss``, ``val_efficiency_loss``): each head's accuracy or MAE is one part of the
+        task, the summed loss is what the model was trained and checkpointed on."""
+        overall = next((s for s in self.val_series if s.meta.base == "loss"), None)
+        heads = [s for s in self.val_series if s.meta.base.endswith("_loss") and s.meta.base != "loss"
+                 and not s.meta.base.startswith(("nll", "ctc", "total", "avg", "mean"))]
+        return overall if overall is not None and len(heads) >= 2 else None
 
     @cached_property
     def trusted_val(self) -> Curve | None:
