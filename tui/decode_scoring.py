@@ -1,20 +1,17 @@
-"""Word and character error rates of sample decodes, by a real edit distance."""
+"""Word and character error rates of sample decodes, by a real edit distance (rapidfuzz's Levenshtein)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from rapidfuzz.distance import Levenshtein
+
+# rapidfuzz's C++ Levenshtein, not a Python double loop: a 1,500-word decode took 20 s in the
+# hand-written one (on the UI thread, as decodes arrive) and takes milliseconds here. It compares
+# lists of words as it does strings, by item, so words and characters share one function.
 
 
-def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
-    """Levenshtein distance (substitutions, insertions, deletions all cost 1)."""
-    if len(reference) < len(hypothesis):
-        reference, hypothesis = hypothesis, reference
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref_item in enumerate(reference, 1):
-        current = [i] + [0] * len(hypothesis)
-        for j, hyp_item in enumerate(hypothesis, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_item != hyp_item))
-        previous = current
-    return previous[-1]
+def edit_distance(reference, hypothesis) -> int:
+    """Levenshtein distance between two sequences (strings or lists of words): substitutions,
+    insertions and deletions all cost 1."""
+    return Levenshtein.distance(reference, hypothesis)
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
@@ -26,6 +23,7 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
 
 def char_error_rate(reference: str, hypothesis: str) -> float:
+    """CER as a fraction, over the texts with runs of whitespace made one space."""
     ref_chars, hyp_chars = " ".join(reference.split()), " ".join(hypothesis.split())
     if not ref_chars:
         return 0.0 if not hyp_chars else 1.0

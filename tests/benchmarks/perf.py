@@ -9,6 +9,7 @@
     through trainers.runlog, write -> on screen p50/p95, the UI's CPU share under that load and idle.
     (d) the trainer-side cost of one logged record next to torch's SummaryWriter.add_scalar.
     (e) `trainwatch check` over the whole corpus, and the import time of the check path.
+    (f) one 1,500-word sample decode: its WER, CER and colouring (what the UI does per decode).
 Needs the test extras (tensorboard, torch) and tmux; no pass/fail, the table is the result.
 """
 from __future__ import annotations
@@ -261,6 +262,34 @@ def check_corpus() -> tuple[float, int, float]:
     return total, len(files), float(seconds)
 
 
+DECODE_SCRIPT = textwrap.dedent("""
+    import random, time
+    from tui.decode_diff import diff_decode
+    from tui.decode_scoring import char_error_rate, word_error_rate
+    generator = random.Random(1500)
+    words = "und tag bleiben kuehl sechs grad bayern region auch aber nord sued".split()
+    reference = [generator.choice(words) for _ in range(1500)]
+    hypothesis = [generator.choice(words) if generator.random() < 0.3 else word for word in reference]
+    reference, hypothesis = " ".join(reference), " ".join(hypothesis)
+    rounds = 20
+    started = time.perf_counter()
+    for _ in range(rounds):
+        word_error_rate(reference, hypothesis), char_error_rate(reference, hypothesis)
+    rates = (time.perf_counter() - started) / rounds
+    started = time.perf_counter()
+    for _ in range(rounds):
+        diff_decode(reference, hypothesis)
+    colouring = (time.perf_counter() - started) / rounds
+    print(rates * 1000, colouring * 1000)
+""")
+
+
+def decode_scoring() -> tuple[float, float]:
+    """Milliseconds for one 1,500-word decode: WER + CER, then the colouring."""
+    rates, colouring = run(PYTHON, "-c", DECODE_SCRIPT).split()
+    return float(rates), float(colouring)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "trainwatch-bench-data"),
@@ -295,6 +324,9 @@ def main() -> None:
     total, count, imports = check_corpus()
     rows.append((f"(e) trainwatch check over the corpus ({count} processes)", f"{total:.1f} s", "seconds"))
     rows.append(("(e) import time of the check path (no Textual, no torch)", f"{imports * 1000:.0f} ms", ""))
+    rates, colouring = decode_scoring()
+    rows.append(("(f) a 1,500-word decode: WER + CER", f"{rates:.1f} ms", ""))
+    rows.append(("(f) a 1,500-word decode: its colouring", f"{colouring:.1f} ms", ""))
     width = max(len(row[0]) for row in rows) + 2
     print(f"\n| {'measure':<{width}}| {'value':>10} | budget |")
     print(f"|{'-' * (width + 1)}|{'-' * 12}|--------|")
