@@ -205,4 +205,5 @@ def test_a_training_loss_that_never_leaves_its_start_is_no_learning_whatever_val
     """d08: loss 2.21 -> 2.11 near ln(9), val_accuracy 0.13 -> 0.19 of 9 classes."""
     found = ids_of(corpus_path("d08"))
     assert "no_learning" in found and "plateau" not in found
+    assert "overfitting" not in found  # training that never left its start did not "keep improving"
     assert "loss 2.211 at the start" in found["no_learning"].evidence, found["no_learning"].evidence

@@ -39,6 +39,8 @@ def learned(view: SegmentView, curve: Curve, multiple: float = 1.0) -> bool:
 def check_overfitting(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
     """Validation worse after its best than its noise explains, while training improved over the stretch."""
     rules = thresholds["overfitting"]
+    if _train_no_learning(view, thresholds["no_learning"], segment) is not None:
+        return None  # a training loss that never left its start is not "training kept improving"
     # Where it starts (the val loss often shows it long before the task metric); on a tie the metric
     # people watch, so the evidence speaks their language (val MAE, not val loss).
     found = [finding for finding in (_overfitting_on(view, view.own(c), rules, segment)
