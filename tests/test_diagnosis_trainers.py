@@ -115,6 +115,8 @@ async def test_the_restart_key_offers_the_causes_whole_fix_lower_lr_from_scratch
         await wait_in_app(pilot, lambda: isinstance(app.screen, PresetScreen))
         screen = app.screen
         assert (screen.chosen, screen.resume) == ("lower-lr", "none")
+        # The plan is made in a worker (it reads run.json and the event log): shown once it is.
+        await wait_in_app(pilot, lambda: "runs:" in str(screen.query_one("#preset-diff").render()), timeout=20)
         shown = str(screen.query_one("#preset-diff").render())
         assert "--lr" in shown and "checkpoint" not in shown, shown
         await pilot.press("escape")

@@ -12,7 +12,6 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.reactive import reactive
 from textual.theme import Theme
 from textual.timer import Timer
@@ -23,9 +22,7 @@ from tui.chart_data import key_charts
 from tui.follow.stream_decoder import FollowBatch
 from tui.follow.target_follower import TargetFollower
 from tui.gpu_usage import GPU_POLL_SECONDS, NoGpu, read_gpus, run_here
-from tui.launch.control_client import ControlError, describe_lr_request
-from tui.launch.presets import PresetError, load_presets, plan_restart
-from tui.launch.restart import RestartProposal, propose_restart, restart_run
+from tui.app_messages import GpusRead, RecordsRead, RunLoaded
 from tui.launch.run_control import RunHandle, StopTimeouts
 from tui.launch.run_record import NotOurRun, is_run_dir
 from tui.remote.remote_follower import RemoteFollower
@@ -35,8 +32,9 @@ from tui.remote.ssh_connection import SshError
 from tui.live_run import LiveRun
 from tui.metric_rows import metric_rows
 from tui.run_listing import list_runs
+from tui.redraw_throttle import Throttle
+from tui.run_control_flow import RunControlFlow
 from tui.run_overview import describe_run, seconds_until_change
-from tui.screens.action_screens import ConfirmScreen, LrScreen, PresetScreen
 from tui.screens.help_screen import HelpScreen
 from tui.screens.run_picker_screen import RunPickerScreen
 from tui.textual_themes import textual_theme
@@ -57,41 +55,10 @@ MIN_DIAGNOSIS_SECONDS = 0.5
 NARROW_WIDTH = 90  # below this the findings panel shares the width instead of keeping 38 columns
 PANELS = {"metrics": "#metrics-box", "charts": "#charts", "findings": "#findings-box", "decodes": "#decodes-box",
           "output": "#output-box"}
-CONTROL_ACTIONS = {"stop": "stop the run", "lr": "change the learning rate", "restart": "restart with a preset",
-                   "presets": "pick a preset", "checkpoint": "checkpoint now"}
 WORKER_TASKS = {"tail": "reading the log", "gpus": "reading the GPU use", "control": "a control command"}
 
 
-class RecordsRead(Message):
-    """A batch of records, text lines and notices was read from the followed files."""
-
-    def __init__(self, batch: FollowBatch, follower) -> None:
-        super().__init__()
-        self.batch = batch
-        self.follower = follower  # a batch from a follower since replaced (a restart) is dropped
-
-
-class GpusRead(Message):
-    """The header's GPU text for the followed run's machine ("" for nothing to show)."""
-
-    def __init__(self, text: str, follower) -> None:
-        super().__init__()
-        self.text = text
-        self.follower = follower
-
-
-class RunLoaded(Message):
-    """The worker folded a log's history into a LiveRun (diagnosed too): the UI takes it whole.
-    ``complete`` is False for the quick preview of a big file's end shown while the rest loads."""
-
-    def __init__(self, live: LiveRun, follower, complete: bool) -> None:
-        super().__init__()
-        self.live = live
-        self.follower = follower
-        self.complete = complete
-
-
-class TrainWatch(App[None]):
+class TrainWatch(RunControlFlow, App[None]):
     """One run on one screen. The App owns the LiveRun; widgets are handed what to show."""
 
     CSS_PATH = "app.tcss"
@@ -144,12 +111,10 @@ class TrainWatch(App[None]):
             self.register_theme(textual_theme(spec))
             self.theme_names.append(spec.name)
         self._wanted_theme = theme
-        self._last_redraw = 0.0
-        self._last_diagnosis = 0.0
-        self._redraw_pending = False
-        self._chart_pending = False
-        self._last_chart_draw = 0.0
-        self._diagnosis_pending = False
+        # Redraws coalesce however fast records arrive; charts and the diagnosis are paced slower.
+        self._redraws = Throttle(MIN_REDRAW_SECONDS, self._redraw, self._later)
+        self._chart_draws = Throttle(MIN_CHART_SECONDS, self._draw_charts, self._later)
+        self._diagnoses = Throttle(MIN_DIAGNOSIS_SECONDS, self._diagnose, self._later)
         self._header_timer: Timer | None = None
         self.run_active = False  # the followed run is running or its log is being written (the header says)
         self.gpu_text = ""  # "GPU 87% · 12.1/79.6 GiB" for the run's machine, while it runs
@@ -415,8 +380,8 @@ class TrainWatch(App[None]):
     def settled(self) -> bool:
         """Everything read so far is on screen and diagnosed (tests and benchmarks wait for this)."""
         live = self.live
-        return (live is not None and live.initial_read_done and not self._redraw_pending
-                and not self._chart_pending and not self._diagnosis_pending and not live.diagnosis_stale)
+        return (live is not None and live.initial_read_done and not self._redraws.pending
+                and not self._chart_draws.pending and not self._diagnoses.pending and not live.diagnosis_stale)
 
     def on_unmount(self) -> None:
         if self.follower is not None:
@@ -433,24 +398,18 @@ class TrainWatch(App[None]):
         return self.set_timer(delay, unless_quitting)
 
     def _request_redraw(self, immediate: bool = False) -> None:
-        """Coalesce redraws: a burst of batches costs one redraw per MIN_REDRAW_SECONDS."""
-        if self._redraw_pending:
-            return
-        wait = MIN_REDRAW_SECONDS - (time.monotonic() - self._last_redraw)
-        if immediate or wait <= 0:
-            self._redraw(diagnose_now=immediate)
-        else:
-            self._redraw_pending = True
-            self._later(wait, self._redraw)
+        """A burst of batches costs one redraw per MIN_REDRAW_SECONDS; ``immediate`` (a whole history
+        handed over) draws and diagnoses at once."""
+        if immediate:
+            self._diagnoses.request(now=True)
+        self._redraws.request(now=immediate)
 
-    def _redraw(self, diagnose_now: bool = False) -> None:
-        self._redraw_pending = False
-        self._last_redraw = time.monotonic()
+    def _redraw(self) -> None:
         live = self.live
         if live is None:
             return
         self.query_one(MetricsTable).show_rows(metric_rows(live.model))
-        self._draw_charts_soon()
+        self._chart_draws.request()
         if self.first_screen_at is None and live.model.record_count:
             self.first_screen_at = time.monotonic()
         current = live.model.current
@@ -458,39 +417,22 @@ class TrainWatch(App[None]):
         self.query_one(DecodesPanel).show_decodes(decodes, live.model.decode_count)
         # A log without decodes gives their room to the metrics table.
         self.query_one("#decodes-box").set_class(not live.model.decode_count, "-empty")
-        if diagnose_now or time.monotonic() - self._last_diagnosis >= MIN_DIAGNOSIS_SECONDS:
-            self._diagnose()
-        elif live.diagnosis_stale and not self._diagnosis_pending:
-            self._diagnosis_pending = True
-            self._later(MIN_DIAGNOSIS_SECONDS, self._diagnose)
+        if live.diagnosis_stale or self._diagnoses.due():
+            self._diagnoses.request()
         self._refresh_header()
         self._schedule_header_tick()  # a new write restarts the "last write" clock
 
     def _diagnose(self) -> None:
-        self._diagnosis_pending = False
         live = self.live
         if live is None:
             return
-        self._last_diagnosis = time.monotonic()
         if live.diagnose() or not live.findings:
             self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count),
                                                         partial=live.partial, presets=self.applicable_presets())
 
-    def _draw_charts_soon(self) -> None:
+    def _draw_charts(self) -> None:
         """Charts follow a fast run at most every MIN_CHART_SECONDS (the table and header keep up at
         every redraw): drawing braille for three charts is most of what a redraw costs."""
-        if self._chart_pending:
-            return
-        wait = MIN_CHART_SECONDS - (time.monotonic() - self._last_chart_draw)
-        if wait <= 0:
-            self._draw_charts()
-        else:
-            self._chart_pending = True
-            self._later(wait, self._draw_charts)
-
-    def _draw_charts(self) -> None:
-        self._chart_pending = False
-        self._last_chart_draw = time.monotonic()
         if self.live is None or not self.query_one("#charts").display:
             return
         charts = key_charts(self.live.model, self.smoothing)
@@ -527,7 +469,7 @@ class TrainWatch(App[None]):
         self._schedule_header_tick()
 
     def watch_smoothing(self) -> None:
-        self._draw_charts()
+        self._chart_draws.request(now=True)
         if self.is_mounted:
             self.query_one(RunHeader).smoothing = self.smoothing
 
@@ -545,192 +487,6 @@ class TrainWatch(App[None]):
         rows.append(("ctrl+p", "command palette: any theme, every key", ""))
         return rows
 
-    def action_control(self, action: str) -> None:
-        handle = self.run_handle
-        if handle is None:
-            # A tailed log has no process or control channel behind it; say so rather than do nothing.
-            self.notify(f"Can't {CONTROL_ACTIONS[action]}: this log is only being read. Stop, LR, checkpoint and "
-                        "restart act on runs launched with `trainwatch run`.", severity="warning", timeout=6)
-            return
-        if action in ("presets", "restart") and handle.remote:
-            # A preset rewrites the command and launches it: that needs trainwatch where the run is.
-            self.notify(f"Can't {CONTROL_ACTIONS[action]} over ssh: on {self.follower.host}, run `trainwatch restart "
-                        f"{handle.run_dir} --preset NAME`. Stop, LR and checkpoint work from here.",
-                        severity="warning", timeout=10)
-            return
-        if action == "presets":
-            presets, problems = load_presets()
-            for problem in problems:
-                self.notify(problem, severity="warning")
-            self.push_screen(PresetScreen(presets, self.chosen_preset or self.suggested_preset(),
-                                          "Presets: what each would change in this run's command"),
-                             self._preset_chosen)
-            return
-        if action == "restart":
-            presets, _ = load_presets()
-            # The cause's fix whole: its preset and where to resume from (a blow-up from the start
-            # restarts from scratch, not from a checkpoint of the blown-up weights).
-            preset, resume = (self.chosen_preset, None) if self.chosen_preset else self.suggested_fix()
-            self.push_screen(PresetScreen(presets, preset, f"Restart {handle.record.name} with a preset (stops it first)",
-                                          propose=lambda name, resume: propose_restart(handle.run_dir, name, resume),
-                                          resume=resume),
-                             self._restart_chosen)
-            return
-        self._check_run_then(action, handle)
-
-    @work(thread=True, group="control", exit_on_error=False)
-    def _check_run_then(self, action: str, handle: RunHandle) -> None:
-        """Is the run alive, does it read commands? Asked off the UI thread: over ssh each is a round trip."""
-        try:
-            if not handle.remote:
-                handle.refresh()  # a remote run's record is kept current by its stream
-            alive = handle.alive
-            handle.reads_control = handle.reads_control or (self.live is not None and self.live.model.controllable)
-            controllable = alive and handle.controllable
-        except (ControlError, NotOurRun) as error:
-            self.call_from_thread(self.notify, str(error), severity="error")
-            return
-        self.call_from_thread(self._open_control, action, handle, alive, controllable)
-
-    def _open_control(self, action: str, handle: RunHandle, alive: bool, controllable: bool) -> None:
-        if not alive:
-            code = handle.record.exit_code
-            self.notify(f"Can't {CONTROL_ACTIONS[action]}: {handle.record.name} is not running"
-                        + (f" (exit code {code})" if code is not None else "")
-                        + ("" if handle.remote else "; r restarts it"), severity="warning")
-            return
-        if action == "stop":
-            how = ("graceful: checkpoint, then exit" if controllable
-                   else "no trainwatch callback: SIGINT, then SIGTERM, SIGKILL")
-            self.push_screen(ConfirmScreen(f"Stop {handle.record.name}? ({how})"), self._stop_confirmed)
-        elif not controllable:
-            self.notify(f"Can't {CONTROL_ACTIONS[action]}: this trainer has no trainwatch callback (LR change and "
-                        "checkpoint need it; x stops it by signal). See trainers/ in the README.", severity="warning",
-                        timeout=8)
-        elif action == "lr":
-            self.push_screen(LrScreen(self._current_lr(), handle.record.name), self._lr_entered)
-        elif action == "checkpoint":
-            self._send_command(lambda: (handle.checkpoint(), "checkpoint"))
-
-    def _current_lr(self) -> float | None:
-        if self.live is None:
-            return None
-        series = self.live.model.current.series.get("lr") or self.live.model.current.series.get("learning_rate")
-        return series.last if series is not None else None
-
-    def suggested_preset(self) -> str | None:
-        """The preset of the first finding (causes first) that applies to this run's command."""
-        return self.suggested_fix()[0]
-
-    def suggested_fix(self) -> tuple[str | None, str | None]:
-        """(preset, resume) of the first finding (causes first) whose preset applies to this run's command;
-        resume None: the preset's own default."""
-        applicable = self.applicable_presets()
-        finding = next((f for f in (self.live.findings if self.live else []) if f.preset in applicable), None)
-        return (finding.preset, finding.resume) if finding is not None else (None, None)
-
-    def applicable_presets(self) -> set[str]:
-        """The presets that apply to the followed run's command: none for a tailed log or a run over ssh."""
-        handle = self.run_handle
-        if handle is None or handle.remote:
-            return set()
-        key = (tuple(handle.record.command), handle.record.cwd)
-        if self._applicable[0] != key:
-            presets, _ = load_presets()
-            fits = set()
-            for name, preset in presets.items():
-                try:
-                    plan_restart(list(key[0]), key[1], preset)
-                except PresetError:
-                    continue
-                fits.add(name)
-            self._applicable = (key, fits)
-        return self._applicable[1]
-
-    @work(thread=True, group="control", exit_on_error=False)
-    def _send_command(self, send: Callable[[], tuple[str, str]]) -> None:
-        """Send a command (off the UI thread); it is pending until the trainer's ack is read."""
-        try:
-            command_id, what = send()
-        except ControlError as error:
-            self.call_from_thread(self.notify, str(error), severity="error")
-            return
-        self.call_from_thread(self._mark_pending, command_id, what)
-
-    def _mark_pending(self, command_id: str, what: str) -> None:
-        self.pending[command_id] = what
-        self.notify(f"{what}: sent; pending until the trainer acknowledges", timeout=4)
-        if self.live is not None:
-            self._settle_pending(self.live)  # the ack may have been read before the send returned
-        self._refresh_header()
-
-    def _settle_pending(self, live: LiveRun) -> None:
-        for ack in live.model.acks:
-            what = self.pending.pop(ack.command_id, None)
-            if what is not None:
-                self.notify(f"{what}: {'applied' if ack.applied else 'NOT applied'} — {ack.message}",
-                            severity="information" if ack.applied else "warning", timeout=8)
-        self._refresh_header()
-
-    def _lr_entered(self, text: str | None) -> None:
-        handle = self.run_handle
-        if not text or handle is None:
-            return
-
-        def send() -> tuple[str, str]:
-            command_id, request = handle.set_lr(text)
-            return command_id, describe_lr_request(request)
-        self._send_command(send)
-
-    def _stop_confirmed(self, confirmed: bool | None) -> None:
-        if confirmed and self.run_handle is not None:
-            self.notify(f"stopping {self.run_handle.record.name}…", timeout=4)
-            self._stop_run(self.run_handle)
-
-    @work(thread=True, group="control", exit_on_error=False)
-    def _stop_run(self, handle: RunHandle) -> None:
-        def progress(text: str) -> None:
-            self.call_from_thread(self.notify, text, timeout=4)
-        try:
-            progress(handle.stop(self.stop_timeouts, progress))
-        except ControlError as error:
-            self.call_from_thread(self.notify, str(error), severity="error")
-
-    def _preset_chosen(self, name: str | None) -> None:
-        if name:
-            self.chosen_preset = name
-            self.notify(f"preset {name} chosen: r restarts the run with it", timeout=4)
-
-    def _restart_chosen(self, choice: str | None) -> None:
-        if not choice or self.run_handle is None:
-            return
-        name, resume = choice.split(":", 1)
-        try:
-            proposal = propose_restart(self.run_handle.run_dir, name, resume)
-        except (PresetError, NotOurRun) as error:
-            self.notify(str(error), severity="error")
-            return
-        self.chosen_preset = name
-        self.notify(f"restarting {proposal.parent.name} with {name}…", timeout=4)
-        self._restart_run(proposal)
-
-    @work(thread=True, group="control", exit_on_error=False)
-    def _restart_run(self, proposal: RestartProposal) -> None:
-        def progress(text: str) -> None:
-            self.call_from_thread(self.notify, text, timeout=4)
-        try:
-            record = restart_run(proposal, self.stop_timeouts, progress)
-        except (ControlError, PresetError, NotOurRun, OSError) as error:
-            self.call_from_thread(self.notify, f"restart failed: {error}", severity="error")
-            return
-        self.call_from_thread(self._follow_child, record.run_dir, record.name)
-
-    def _follow_child(self, run_dir: str, name: str) -> None:
-        """Follow the restarted run; the parent stays on the charts, faint, for comparison."""
-        self.parent_live = self.live
-        self.start_following(run_dir)
-        self.notify(f"now following {name} (its parent stays faint on the charts)", timeout=6)
-
     def action_cycle_smoothing(self) -> None:
         later = [stop for stop in SMOOTHING_STOPS if stop > self.smoothing + 1e-9]
         self.smoothing = later[0] if later else SMOOTHING_STOPS[0]
@@ -746,7 +502,7 @@ class TrainWatch(App[None]):
         elif panel == "output":
             self.query_one("#decodes-box").display = True
         if panel == "charts" and widget.display:
-            self._draw_charts()
+            self._chart_draws.request(now=True)
 
     def action_next_theme(self) -> None:
         names = self.theme_names or list(self.available_themes)

@@ -131,9 +131,14 @@ class RunHandle:
         return command["id"]
 
     def set_lr(self, text: str) -> tuple[str, dict[str, float]]:
+        """``1e-4``, ``x0.5``, ``/2`` as typed (the CLI): parsed, then sent."""
         request = parse_lr_request(text)
+        return self.send_lr(request), request
+
+    def send_lr(self, request: dict[str, float]) -> str:
+        """An LR request already parsed (the LR screen parses what is typed): {"lr": ...} or {"factor": ...}."""
         self._require_control("change the LR")
-        return self._send("set_lr", **request), request
+        return self._send("set_lr", **request)
 
     def checkpoint(self) -> str:
         self._require_control("checkpoint")

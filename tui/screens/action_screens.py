@@ -5,8 +5,10 @@ Each destructive action costs exactly one extra key press (y, or Enter on the re
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -17,6 +19,7 @@ from textual.widgets.option_list import Option
 from tui.launch.control_client import ControlError, parse_lr_request
 from tui.launch.presets import Preset, PresetError
 from tui.launch.restart import RestartProposal, command_lines
+from tui.launch.run_record import NotOurRun
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -36,8 +39,9 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.key in ("y", "Y"))
 
 
-class LrScreen(ModalScreen[str | None]):
-    """Type an absolute LR or a factor; a bad value is explained here and the screen stays open."""
+class LrScreen(ModalScreen[dict | None]):
+    """Type an absolute LR or a factor; a bad value is explained here and the screen stays open.
+    Returns the parsed request ({"lr": 1e-4} or {"factor": 0.5}), or None."""
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
@@ -56,21 +60,30 @@ class LrScreen(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:
-            parse_lr_request(event.value)
+            request = parse_lr_request(event.value)
         except ControlError as error:
             self.query_one("#lr-hint", Static).update(Text(str(error), style="bold"))  # it quotes the input
             return
-        self.dismiss(event.value)
+        self.dismiss(request)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-class PresetScreen(ModalScreen[str | None]):
+@dataclass(frozen=True)
+class RestartChoice:
+    """What the restart screen returns: the planned restart the user confirmed with Enter."""
+
+    proposal: RestartProposal
+
+
+class PresetScreen(ModalScreen[RestartChoice | str | None]):
     """The presets, with the diff each would make to this run's command; Enter chooses.
 
     For a restart, ``propose(name, resume)`` plans it and n/l/b pick the checkpoint to resume from;
-    the result is then ``"NAME:RESUME"``. For picking only, ``propose`` may be None.
+    Enter returns a RestartChoice. Planning reads run.json and the event log, so it runs in a worker,
+    once per (preset, resume), never on the UI thread. For picking only, ``propose`` is None and
+    Enter returns the preset's name.
     """
 
     BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("n", "resume('none')", "fresh start"),
@@ -85,6 +98,8 @@ class PresetScreen(ModalScreen[str | None]):
         self.title_text = title
         self.propose = propose
         self.resume = resume  # None: the preset's own default; a finding may say (none: from scratch)
+        self._planned: dict[tuple[str, str | None], RestartProposal | Exception] = {}
+        self._choose_when_planned = False  # Enter came before the plan did
 
     def compose(self) -> ComposeResult:
         names = sorted(self.presets)
@@ -108,39 +123,68 @@ class PresetScreen(ModalScreen[str | None]):
         self.chosen = event.option.id
         self._show_diff()
 
+    @property
+    def _key(self) -> tuple[str, str | None]:
+        return (self.chosen, self.resume)
+
     def _show_diff(self) -> None:
         diff = self.query_one("#preset-diff", Static)
         if self.chosen is None:
             diff.update("no presets")
             return
         preset = self.presets[self.chosen]
-        lines = [preset.description]
-        if self.propose is not None:
-            try:
-                proposal = self.propose(self.chosen, self.resume)
-            except PresetError as error:
-                diff.update(Text.assemble(f"{preset.description}\n", (f"cannot apply: {error}", "bold")))
-                return
-            lines += [f"  {change}" for change in proposal.plan.changes + proposal.plan.skipped]
-            if proposal.resume != "none" and proposal.resume_path is None:
-                lines.append(f"  resume: the {proposal.resume} checkpoint the stop writes")
-            lines += [f"  {line}" for line in command_lines(proposal)]  # all of what Enter will run
+        if self.propose is None:
+            diff.update(Text(preset.description))
+            return
+        planned = self._planned.get(self._key)
+        if planned is None:
+            diff.update(Text(f"{preset.description}\n  planning the restart…"))
+            self._plan(*self._key)
+            return
+        if isinstance(planned, Exception):
+            diff.update(Text.assemble(f"{preset.description}\n", (f"cannot apply: {planned}", "bold")))
+            return
+        lines = [preset.description] + [f"  {change}" for change in planned.plan.changes + planned.plan.skipped]
+        if planned.resume != "none" and planned.resume_path is None:
+            lines.append(f"  resume: the {planned.resume} checkpoint the stop writes")
+        lines += [f"  {line}" for line in command_lines(planned)]  # all of what Enter will run
         diff.update(Text("\n".join(lines)))
+
+    @work(thread=True, group="plan", exit_on_error=False)
+    def _plan(self, name: str, resume: str | None) -> None:
+        try:
+            planned: RestartProposal | Exception = self.propose(name, resume)
+        except (PresetError, NotOurRun) as error:  # the diff says why; nothing is started
+            planned = error
+        self.app.call_from_thread(self._planned_one, (name, resume), planned)
+
+    def _planned_one(self, key: tuple[str, str | None], planned: RestartProposal | Exception) -> None:
+        self._planned[key] = planned
+        if key == self._key and self.is_mounted:
+            self._show_diff()
+            if self._choose_when_planned:
+                self._choose_when_planned = False
+                self._choose()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.chosen = event.option.id
-        if self.propose is not None:
-            try:
-                self.propose(self.chosen, self.resume)
-            except PresetError:
-                return  # the diff already says why; nothing is started
-            self.dismiss(f"{self.chosen}:{self.resume or self.presets[self.chosen].resume}")
-        else:
+        if self.propose is None:
             self.dismiss(self.chosen)
+        else:
+            self._choose()
+
+    def _choose(self) -> None:
+        planned = self._planned.get(self._key)
+        if planned is None:
+            self._choose_when_planned = True  # Enter right after n/l/b: chosen once planned
+            self._show_diff()
+        elif not isinstance(planned, Exception):  # a plan that cannot apply: the diff says why
+            self.dismiss(RestartChoice(planned))
 
     def action_resume(self, which: str) -> None:
         if self.propose is not None:
             self.resume = which
+            self._choose_when_planned = False
             self._show_diff()
 
     def action_cancel(self) -> None:
