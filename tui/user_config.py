@@ -1,17 +1,12 @@
 """The user's config file: where it is, and remembering UI choices in it without losing anything."""
 from __future__ import annotations
 
-import math
 import os
-import re
 import tempfile
 
-import yaml
-
-from tui.yaml_documents import YamlDocumentError, parse_yaml, read_yaml_text
+from tui.yaml_documents import EditableYaml, YamlDocumentError, dump_yaml, parse_yaml, read_yaml_text
 
 CONFIG_FILE_NAME = "config.yaml"
-_THEME_LINE_RE = re.compile(r"^theme\s*:.*$", re.MULTILINE)
 
 
 class UserConfigError(Exception):
@@ -34,7 +29,7 @@ def read_user_config() -> dict:
 
 
 def _read_config(path: str) -> tuple[str, dict]:
-    """The config's text and its document (both empty when there is no config)."""
+    """The config's text and its document as plain values (both empty when there is no config)."""
     try:
         text = read_yaml_text(path)
         document = parse_yaml(text)
@@ -60,21 +55,22 @@ def remembered_theme() -> str | None:
 
 
 def remember_theme(name: str) -> None:
-    """Set ``theme:`` in the config by editing that one line, so the user's comments and diagnosis
-    thresholds stay exactly as they wrote them. A config that cannot be read is left alone
-    (UserConfigError). The file is replaced atomically."""
+    """Set ``theme:`` in the config by replacing that value's characters (or adding the line), so
+    the user's comments, anchors and diagnosis thresholds stay exactly as they wrote them
+    (ruamel.yaml spells the name, quoted when it needs it). A config that cannot be read is left
+    alone (UserConfigError). The file is replaced atomically."""
     path = user_config_path()
     text, document = _read_config(path)
     wanted = {**document, "theme": name}
-    line = _theme_line(name)
-    if _THEME_LINE_RE.search(text):
-        edited = _THEME_LINE_RE.sub(lambda _: line, text, count=1)  # a function: no backslash escapes in the name
-    else:
-        edited = text + ("" if not text or text.endswith("\n") else "\n") + line + "\n"
-    # The one-line edit cannot be trusted when the old value spanned lines or `theme:` was given
-    # twice: then the whole document is written out (its comments are lost, none of its settings).
-    if _parsed_or_none(edited) != wanted:
-        edited = yaml.safe_dump(wanted, sort_keys=False, allow_unicode=True)
+    edited = _round_trip_edit(text, name)
+    # An edit that does not read back as the settings plus the theme (`theme:` in a flow mapping
+    # the added line cannot join) is not trusted: then the settings are written out plain (the
+    # comments are lost, none of the settings).
+    if edited is None or _parsed_or_none(edited) != wanted:
+        try:
+            edited = dump_yaml(wanted)
+        except YamlDocumentError as error:
+            raise UserConfigError(f"{path}: {error}") from None
     os.makedirs(os.path.dirname(path), exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f"{CONFIG_FILE_NAME}.", suffix=".tmp", dir=os.path.dirname(path))
     try:
@@ -86,12 +82,17 @@ def remember_theme(name: str) -> None:
         raise
 
 
-def _theme_line(name: str) -> str:
-    """``theme: NAME`` on one line, quoted when the name needs it (``a: b``, ``#x``, a newline)."""
-    line = yaml.safe_dump({"theme": name}, width=math.inf, allow_unicode=True).rstrip("\n")
-    if len(line.splitlines()) != 1:
-        line = "theme: " + yaml.safe_dump(name, default_style='"', width=math.inf).rstrip("\n")
-    return line
+def _round_trip_edit(text: str, name: str) -> str | None:
+    """``text`` with ``theme: NAME`` set (a line added at the end when it has none); None when it
+    cannot be written back."""
+    try:
+        config = EditableYaml(text)
+        if config.data is None or "theme" not in config.data:  # the line follows what is there
+            return text + ("" if not text or text.endswith("\n") else "\n") + dump_yaml({"theme": name})
+        config.set(config.data, "theme", name)
+        return config.text()
+    except YamlDocumentError:
+        return None
 
 
 def _parsed_or_none(text: str):

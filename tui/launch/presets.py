@@ -12,8 +12,9 @@ which win on a name clash)::
 
 A key is looked for as a flag in the command (``--lr 0.1``, ``--learning_rate=0.1``, aliases
 below) and, failing that, as a key anywhere in a YAML config the command is given; the edited config
-is written into the new run directory and the command points at it. A key found nowhere refuses the
-preset unless marked optional: a preset that silently changes nothing is worse than an error.
+is written into the new run directory and the command points at it, its comments, anchors and
+other values as they were written (a round trip through ruamel.yaml). A key found nowhere refuses
+the preset unless marked optional: a preset that silently changes nothing is worse than an error.
 """
 from __future__ import annotations
 
@@ -22,10 +23,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from tui.user_config import config_dir
-from tui.yaml_documents import YamlDocumentError, read_yaml_file, value_text
+from tui.yaml_documents import (EditableYaml, YamlDocumentError, is_number, own_items, read_yaml_file, read_yaml_text,
+                                value_text)
 
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "presets")
 RESUME_CHOICES = ("none", "last", "best")
@@ -101,7 +101,7 @@ def _aliases(key: str) -> set[str]:
 
 def _number(value: Any, where: str, key: str) -> float:
     try:
-        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+        number = float(value) if is_number(value) else math.nan
     except OverflowError:  # an int too large for a float
         number = math.inf
     if not math.isfinite(number):
@@ -218,17 +218,24 @@ def _config_files(command: list[str], cwd: str) -> list[tuple[int, str]]:
     return found
 
 
-def _find_in_config(document: Any, names: set[str]) -> list[tuple[dict, str]]:
-    """Every (mapping, key) in a nested YAML document whose key is one of ``names``."""
+def _find_in_config(document: Any, names: set[str], seen: set[int] | None = None) -> list[tuple[dict, str]]:
+    """Every (mapping, key) in a nested YAML document whose key is one of ``names``; a mapping
+    reached again through an alias, or a key merged in with ``<<: *base``, is found once, where
+    it is written, so the value is changed once."""
+    seen = set() if seen is None else seen
+    if id(document) in seen:
+        return []
     hits = []
     if isinstance(document, dict):
-        for key, value in document.items():
+        seen.add(id(document))
+        for key, value in own_items(document):
             if isinstance(key, str) and key.replace("-", "_").lower() in names and not isinstance(value, (dict, list)):
                 hits.append((document, key))
-            hits.extend(_find_in_config(value, names))
+            hits.extend(_find_in_config(value, names, seen))
     elif isinstance(document, list):
+        seen.add(id(document))
         for item in document:
-            hits.extend(_find_in_config(item, names))
+            hits.extend(_find_in_config(item, names, seen))
     return hits
 
 
@@ -236,10 +243,10 @@ def plan_restart(command: list[str], cwd: str, preset: Preset, resume_path: str 
     """Apply ``preset`` to ``command``; raises PresetError when a required key matches nothing."""
     new_command = list(command)
     plan = RestartPlan(new_command)
-    configs = []
+    configs: list[tuple[int, str, EditableYaml]] = []
     for index, path in _config_files(command, cwd):
         try:
-            configs.append((index, path, read_yaml_file(path)))
+            configs.append((index, path, EditableYaml(read_yaml_text(path))))
         except YamlDocumentError as error:
             raise PresetError(f"{path}: cannot read the command's config ({error})") from None
     edited: set[int] = set()
@@ -260,14 +267,14 @@ def plan_restart(command: list[str], cwd: str, preset: Preset, resume_path: str 
                 flag = new_command[index].partition("=")[0] if inline else new_command[index - 1]
                 plan.changes.append(f"{flag}: {raw} -> {text}")
             continue
-        hits = [(position, path, mapping, key) for position, path, document in configs
-                for mapping, key in _find_in_config(document, names)]
+        hits = [(position, path, config, mapping, key) for position, path, config in configs
+                for mapping, key in _find_in_config(config.data, names)]
         if hits:
-            for position, path, mapping, key in hits:
+            for position, path, config, mapping, key in hits:
                 old_value = mapping[key]
                 old = None if old_value is None else _number(old_value, path, key)
                 new = change.new_value(old)
-                mapping[key] = int(new) if change.integer else new
+                config.set(mapping, key, int(new) if change.integer else new)
                 edited.add(position)
                 plan.changes.append(f"{os.path.basename(path)}: {key}: {old_value} -> {format_number(new, change.integer)}")
             continue
@@ -278,10 +285,13 @@ def plan_restart(command: list[str], cwd: str, preset: Preset, resume_path: str 
         also = f" (nor {', '.join('--' + name for name in others[:3])})" if others else ""
         raise PresetError(f"preset {preset.name!r} changes {change.key}, but the command has no --{change.key} flag"
                           f"{also} and no YAML config with that key")
-    for position, path, document in configs:
+    for position, path, config in configs:
         if position in edited:
             file_name = os.path.basename(path)
-            plan.files[file_name] = yaml.safe_dump(document, sort_keys=False)
+            try:
+                plan.files[file_name] = config.text()
+            except YamlDocumentError as error:
+                raise PresetError(f"{path}: the edited config {error}") from None
             part = new_command[position]
             target = "{run_dir}/" + file_name
             new_command[position] = f"{part.partition('=')[0]}={target}" if part.startswith("--") and "=" in part else target
