@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import glob
+import importlib.resources
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,16 +10,35 @@ from dataclasses import dataclass, field
 from tui.user_config import config_dir
 from tui.yaml_documents import YamlDocumentError, key_text, read_yaml_file, value_text
 
-SHIPPED_THEMES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "themes")
+
+
+def shipped_themes_dir() -> str:
+    """Where the shipped theme files are: ``tui/themes/`` in an installed package (the wheel maps
+    the top-level ``themes/`` there), else the checkout's ``themes/`` beside ``tui/`` (an editable
+    install, or running from the source tree)."""
+    installed = importlib.resources.files("tui").joinpath("themes")
+    if installed.is_dir():
+        return str(installed)
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "themes")
+
+
+SHIPPED_THEMES_DIR = shipped_themes_dir()
 DEFAULT_THEME = "trainwatch-dark"
 # The Textual Theme fields a theme file may set.
 COLOUR_FIELDS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground", "background",
                  "surface", "panel", "boost")
 THEME_FIELDS = (*COLOUR_FIELDS, "dark", "luminosity_spread", "text_alpha")
-# Every colour role the app's CSS uses; a theme file must give all of them.
-ROLE_VARIABLES = ("metric-train", "metric-val", "metric-lr", "metric-better", "metric-worse", "chart-marker",
-                  "finding-critical", "finding-warning", "finding-info", "decode-same", "decode-missing",
-                  "decode-wrong", "decode-extra")
+# Every colour role the app's CSS uses, with the colour it has when a theme does not give it
+# (Textual's built-in themes know nothing of them): the default theme's, written out here so that
+# the CSS parses even with no theme file at all. The one place in tui/ with colours in it; a test
+# keeps them equal to themes/trainwatch-dark.yaml. A theme file must give every role.
+ROLE_DEFAULTS = {
+    "metric-train": "#5aa9e6", "metric-val": "#f2a65a", "metric-lr": "#b48ef0", "metric-better": "#6cc070",
+    "metric-worse": "#f0544f", "chart-marker": "#7f8fa6", "finding-critical": "#f0544f",
+    "finding-warning": "#f4c542", "finding-info": "#5aa9e6", "decode-same": "#d8dee9",
+    "decode-missing": "#f0544f", "decode-wrong": "#f2a65a", "decode-extra": "#b48ef0",
+}
+ROLE_VARIABLES = tuple(ROLE_DEFAULTS)
 
 
 class ThemeFileError(Exception):
