@@ -168,7 +168,7 @@ def test_one_noise_estimate_per_metric_in_a_report():
 
 
 def test_epochs_read_as_the_user_would():
-    from tui.diagnosis.signal import when
+    from tui.number_format import when
 
     assert when(10.333333, 1234) == "epoch 10.3" and when(12.0, None) == "epoch 12" and when(None, 50) == "step 50"
 

@@ -49,7 +49,7 @@ def test_a_per_step_learning_rate_reads_as_its_changes():
 
 def test_long_curves_are_smoothed_over_every_point_then_bucketed():
     from tui.chart_downsample import MAX_BUCKETS, display_curve
-    from tui.diagnosis.signal import debiased_ema
+    from tui.smoothing import debiased_ema
 
     series = Series("loss")
     values = [1.0 / (1 + step / 100) + (5.0 if step == 12_345 else 0.0) for step in range(50_000)]

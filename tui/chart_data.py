@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from tui.chart_downsample import display_curve, envelope
 from tui.diagnosis.segment_view import Curve, SegmentView
-from tui.diagnosis.signal import debiased_ema
+from tui.smoothing import debiased_ema
 from tui.run_model import RunModel
 from tui.series import Series
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from tui.diagnosis.engine import DiagnosisEngine
 from tui.diagnosis.finding import Finding
-from tui.diagnosis.signal import when
+from tui.number_format import exact, when
 from tui.readers import read_target
 from tui.run_model import RunModel
 from tui.run_overview import state_of_source
@@ -71,7 +71,7 @@ def print_table(model: RunModel, findings: list[Finding], document: dict[str, An
     for name, summary in document["series"].items():
         best_at = ("epoch " + str(summary["best_epoch"])) if summary["best_epoch"] is not None else (
             "step " + str(summary["best_step"]) if summary["best_step"] is not None else "")
-        metrics.add_row(escape(name), str(summary["points"]), _short(summary["last"]), _short(summary["best"]), best_at,
+        metrics.add_row(escape(name), str(summary["points"]), exact(summary["last"]), exact(summary["best"]), best_at,
                         summary["goal"] or "")
     console.print(metrics)
     if findings:
@@ -96,7 +96,3 @@ def _findings_table(findings: list[Finding]):
                       f"{escape(finding.title)}\n[dim]{finding.id}[/dim]", since, escape(finding.evidence),
                       escape(finding.action or ""))
     return table
-
-
-def _short(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from tui.diagnosis.signal import finite_or_none, fmt
+from tui.number_format import finite_or_none, fmt
 from tui.metric_names import MetricName, main_metric_rank, parse_metric_name
 from tui.run_model import RunModel
 from tui.series import Series

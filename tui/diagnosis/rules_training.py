@@ -7,7 +7,8 @@ from statistics import mean, median
 
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.segment_view import SegmentView
-from tui.diagnosis.signal import finite_or_none, fmt, int_or_none, margin, noise_level, when
+from tui.diagnosis.signal import margin, noise_level
+from tui.number_format import finite_or_none, fmt, int_or_none, when
 from tui.run_model import RunModel
 
 Thresholds = dict[str, dict]

@@ -9,8 +9,10 @@ from statistics import median
 
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.segment_view import Curve, SegmentView, align, per_evaluation
-from tui.diagnosis.signal import (best_index, debiased_ema, fmt, gain, int_or_none, margin, median_spread, noise_level,
-                                  printed_step, quantum, theil_sen_slope, kendall_tau)
+from tui.diagnosis.signal import (best_index, gain, kendall_tau, margin, median_spread, noise_level, printed_step,
+                                  quantum, theil_sen_slope)
+from tui.smoothing import debiased_ema
+from tui.number_format import fmt, int_or_none
 
 Thresholds = dict[str, dict]
 

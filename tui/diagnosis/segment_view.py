@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from tui.metric_names import main_metric_rank
-from tui.diagnosis.signal import noise_level, quantum, when
+from tui.diagnosis.signal import noise_level, quantum
+from tui.number_format import when
 from tui.run_model import RunModel, Segment
 from tui.series import Series
 

@@ -1,20 +1,8 @@
-"""Small numeric helpers the rules share: smoothing, noise, comparison by goal."""
+"""Small numeric helpers the rules share: noise, margins, trends, comparison by goal."""
 from __future__ import annotations
 
 import math
 from statistics import median
-
-
-def debiased_ema(values: list[float], weight: float) -> list[float]:
-    """TensorBoard's smoothing: an EMA whose start is not biased towards zero."""
-    if weight <= 0:
-        return list(values)
-    smoothed, last, steps = [], 0.0, 0
-    for value in values:
-        steps += 1
-        last = last * weight + (1 - weight) * value
-        smoothed.append(last / (1 - weight ** steps))
-    return smoothed
 
 
 def noise_level(values: list[float]) -> float:
@@ -78,39 +66,6 @@ def best_index(values: list[float], goal: str) -> int:
 
 def relative(change: float, level: float) -> float:
     return change / abs(level) if level else (math.inf if change else 0.0)
-
-
-def fmt(value: float | None) -> str:
-    """Numbers for evidence text: short but exact enough to find in the log."""
-    if value is None or not math.isfinite(value):
-        return str(value)
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if magnitude >= 1000:
-        return f"{value:.0f}"
-    if magnitude >= 1:
-        return f"{value:.4g}"
-    if magnitude >= 1e-3:
-        return f"{value:.4f}".rstrip("0").rstrip(".")
-    return f"{value:.2e}"
-
-
-def when(epoch: float | None, step: float | None) -> str:
-    """Where a point lies, as the user would say it: ``epoch 10.3`` (a tenth is enough), else the step."""
-    if epoch is not None and math.isfinite(epoch):
-        return f"epoch {round(epoch, 1):g}" if abs(epoch) < 1e5 else f"epoch {epoch:.0f}"
-    if step is not None and math.isfinite(step):
-        return f"step {step:g}"
-    return "the start"
-
-
-def finite_or_none(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def int_or_none(value: float | None) -> int | None:
-    return int(value) if value is not None and math.isfinite(value) else None
 
 
 def bucket_means(values: list[float], buckets: int = 200) -> list[float]:

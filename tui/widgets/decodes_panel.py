@@ -5,7 +5,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.decode_diff import diff_decode
-from tui.diagnosis.signal import when
+from tui.number_format import when
 from tui.run_model import Decode
 
 LATEST_DECODES_SHOWN = 8

@@ -6,7 +6,7 @@ from textual.widgets import Static
 
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.registry import ordered
-from tui.diagnosis.signal import when
+from tui.number_format import when
 
 
 class FindingsPanel(Static):

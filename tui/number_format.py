@@ -1,0 +1,52 @@
+"""Numbers and positions as the user reads them, one family for the table, the evidence, the check
+report and the commands a preset writes. Plain functions: no I/O, no clock."""
+from __future__ import annotations
+
+import math
+
+
+def fmt(value: float | None) -> str:
+    """Numbers for evidence text: short but exact enough to find in the log."""
+    if value is None or not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:.0f}"
+    if magnitude >= 1:
+        return f"{value:.4g}"
+    if magnitude >= 1e-3:
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return f"{value:.2e}"
+
+
+def exact(value: float | None) -> str:
+    """Six significant digits, nothing for no value: the check report's table cells."""
+    return "" if value is None else f"{value:.6g}"
+
+
+def command_text(value: float | None, integer: bool = False) -> str:
+    """A number as a command line or config spells it: whole numbers without a point, else 6 digits."""
+    if value is None:
+        return "-"
+    if integer or (float(value).is_integer() and abs(value) >= 1):
+        return str(int(round(value)))
+    return f"{value:.6g}"
+
+
+def when(epoch: float | None, step: float | None) -> str:
+    """Where a point lies, as the user would say it: ``epoch 10.3`` (a tenth is enough), else the step."""
+    if epoch is not None and math.isfinite(epoch):
+        return f"epoch {round(epoch, 1):g}" if abs(epoch) < 1e5 else f"epoch {epoch:.0f}"
+    if step is not None and math.isfinite(step):
+        return f"step {step:g}"
+    return "the start"
+
+
+def finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def int_or_none(value: float | None) -> int | None:
+    return int(value) if value is not None and math.isfinite(value) else None
