@@ -76,46 +76,6 @@ def run_check(args: argparse.Namespace) -> int:
 RUN_COMMANDS = ("run", "demo", "presets", "ls", "stop", "checkpoint", "lr", "restart")
 
 
-def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
-    """Open the live UI on a target, or on the newest run under ./runs when there is none."""
-    from tui.diagnosis.config import ConfigError, load_thresholds
-    from tui.follow.target_follower import log_paths_of
-    from tui.readers import UnreadableLog
-    from tui.remote.remote_target import parse_remote_target
-    from tui.remote.ssh_connection import SshError
-    from tui.run_listing import RUNS_DIR, list_runs
-    from tui.user_config import remembered_theme
-
-    remote = parse_remote_target(target) if target is not None else None
-    follower = None
-    try:
-        thresholds = load_thresholds(config)
-        if remote is not None:
-            from tui.remote.remote_follower import RemoteFollower
-
-            # Connect before the screen opens, so ssh can still ask for a passphrase or a new host key.
-            follower = RemoteFollower(remote)
-            follower.resolve(interactive=sys.stdin.isatty())
-        elif target is not None:
-            log_paths_of(target)  # a missing or unusable target is refused here, before the screen opens
-        elif not list_runs(RUNS_DIR):
-            print(f"trainwatch: no runs under ./{RUNS_DIR}; follow a log with `trainwatch tail FILE`",
-                  file=sys.stderr)
-            return 2
-    except (UnreadableLog, ConfigError, SshError) as error:
-        if follower is not None:
-            follower.connection.close()
-        print(f"trainwatch: {error}", file=sys.stderr)
-        return 2
-    from tui.app import TrainWatch  # Textual is imported only when a screen is wanted
-
-    app = TrainWatch(target, theme=theme or remembered_theme(), thresholds=thresholds, follower=follower)
-    app.run()
-    if app.failure:
-        print(app.failure, file=sys.stderr)  # after the screen closed, so it stays readable
-    return app.return_code or 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -127,8 +87,12 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_command(args)
         if args.command == "tail":
+            from tui.ui_command import run_ui
+
             return run_ui(args.target, args.tail_theme or args.theme, args.config)
         if args.command is None:
+            from tui.ui_command import run_ui
+
             return run_ui(None, args.theme, None)
     except KeyboardInterrupt:
         return 130

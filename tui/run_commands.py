@@ -42,7 +42,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _open_ui(run_dir: str, args: argparse.Namespace) -> int:
-    from tui.cli import run_ui
+    from tui.ui_command import run_ui
 
     return run_ui(run_dir, getattr(args, "theme", None), None)
 
