@@ -33,7 +33,17 @@ _NOT_METRICS = {
     "num_tokens", "ntokens", "nsentences", "n_parameters", "bsz", "wpb", "wps", "ups", "gb_free",
     "loss_scale", "num_updates", "train_wall", "total_flos", "clip", "gnorm", "grad_norm",
     "total_time", "memory", "max_mem", "lambda_weights", "alpha", "oom", "rank", "seed",
+    # The length a run was set to, beside the epoch counter (d53's total_epochs); speed.
+    "total_epochs", "num_epochs", "max_epochs", "total_steps", "max_steps", "throughput",
 }
+# Bases that only an evaluation produces: decoding a whole utterance or sentence (WER, BLEU),
+# ranking detections over a dataset (mAP). Accuracy, AUC or MAE are not here: trainers compute
+# those on training batches too (Keras ``acc`` beside ``val_acc``).
+EVALUATION_ONLY_BASES = frozenset((
+    "wer", "cer", "uer", "ter", "bleu", "sacrebleu", "chrf", "rouge", "rouge1", "rouge2", "rougel", "rougelsum",
+    "meteor", "cider", "spice", "map", "map50", "map50-95", "map75", "ap", "ap50", "ap75", "aps", "apm", "apl",
+    "f1", "exact_match", "em", "miou", "fid",
+))
 # Whole bases that are the learning rate.
 _LR_BASES = {"lr", "learning_rate", "learning rate", "lr-adamw", "lr-adam", "lr-sgd", "lr/pg0"}
 
@@ -84,7 +94,8 @@ def parse_metric_name(name: str) -> MetricName:
     raw = name.strip()
     lowered = _camel_to_snake(raw.replace("mAP", "map")).lower().strip()
     lowered = re.sub(r"\s+", " ", lowered)
-    if lowered in _LR_BASES or re.fullmatch(r"(train_)?lr(-\w+)?|lr/pg\d+|(learning[ _]rate)(_\w+)?", lowered):
+    # x/lr0: YOLOv5's learning rate per parameter group; lr/pg0: YOLOv8's.
+    if lowered in _LR_BASES or re.fullmatch(r"(train_)?lr(-\w+)?|lr/(pg)?\d+|x/lr\d+|(learning[ _]rate)(_\w+)?", lowered):
         return MetricName(raw, "", "lr", None, True, False)
     split, base = "", lowered
     for prefix, split_name in _SPLIT_PREFIXES:
@@ -97,10 +108,14 @@ def parse_metric_name(name: str) -> MetricName:
     base = base.replace(" ", "_").strip("_")
     # YOLO: metrics/mAP50(B) -> map50; ultralytics tags box (B) and mask (M) metrics.
     base = re.sub(r"\((b|m)\)$", "", base)
+    # YOLOv5 spells the IoU range (mAP_0.5:0.95, older mAP@.5:.95); YOLOv8 says mAP50-95: one base.
+    base = re.sub(r"map[_@]0?\.5:0?\.95", "map50-95", base)
+    base = re.sub(r"map[_@]0?\.5(?![\d:])", "map50", base)
     if base in _NOT_METRICS or base.split("/")[-1] in _NOT_METRICS or split + "_" + base in _NOT_METRICS:
         return MetricName(raw, split, base, None, False, False)
     # valid_best_wer and the like repeat the best so far: bookkeeping, not a new measurement.
-    if (base.endswith(("_runtime", "_per_second", "_samples", "_time")) or base.startswith(("num_", "best_"))):
+    if (base.endswith(("_runtime", "_per_second", "_samples", "_time", "_time_s", "_time_sec", "_seconds"))
+            or base.startswith(("num_", "best_"))):
         return MetricName(raw, split, base, None, False, False)
     return MetricName(raw, split, base, goal_of(base), False, True)
 
@@ -125,3 +140,19 @@ def main_metric_rank(base: str) -> int:
         if base == key or key in _tokens(base):
             return rank
     return len(_MAIN_METRIC_PRIORITY) + (1 if "loss" in base else 0)
+
+
+def is_evaluation_only(meta: MetricName) -> bool:
+    """A metric that only an evaluation pass produces (WER, BLEU, mAP, F1), whatever its name says."""
+    return meta.is_metric and not meta.is_loss and any(token in EVALUATION_ONLY_BASES for token in _tokens(meta.base))
+
+
+def evaluation_roles(names: list[str]) -> dict[str, str]:
+    """The names that are validation metrics though no prefix says so: an evaluation-only metric
+    (``WER(Norm)``, ``BLEU``, a Keras History's ``wer`` from a validation callback) with no
+    validation counterpart (``val_wer``) beside it. Where the counterpart exists the unprefixed
+    name is the training one, as in Keras (``acc``/``val_acc``)."""
+    metas = [parse_metric_name(name) for name in names]
+    validated = {meta.base for meta in metas if meta.split == "val"}
+    return {name: "val" for name, meta in zip(names, metas)
+            if meta.split == "" and meta.base not in validated and is_evaluation_only(meta)}

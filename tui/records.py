@@ -13,6 +13,10 @@ class MetricRecord:
     step: int | None = None
     epoch: float | None = None
     wall_time: float | None = None
+    # The split ("val", "train", "test") of names whose own spelling says none, where the log's
+    # layout tells it (a validation row, an evaluation-only column). Often one dict shared by all
+    # the records of a file.
+    roles: dict[str, str] | None = None
 
 
 @dataclass(slots=True)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tui.decode_scoring import char_error_rate, word_error_rate
 from tui.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord, ReaderNotice,
@@ -33,6 +33,15 @@ class Decode:
         return not self.hypothesis.strip()
 
 
+@dataclass(slots=True)
+class KindCounter:
+    """How far one kind of record (the same metrics logged together) has got in a segment."""
+
+    step: int | None = None
+    epoch: float | None = None
+    count: int = 0
+
+
 @dataclass
 class Segment:
     """One training run inside a log: counters go forward inside it."""
@@ -47,6 +56,10 @@ class Segment:
     last_epoch: float | None = None
     last_step: int | None = None
     revision: int = 0  # bumped on every change; the diagnosis engine re-runs a segment only then
+    # Each kind of record keeps its own counter: validation rows count epochs where training rows
+    # count iterations (mmengine), or lag a step behind them (Lightning).
+    kinds: dict[str, KindCounter] = field(default_factory=dict)
+    lead: str | None = None  # the kind logged most often: the training loop's own records
 
     @property
     def empty(self) -> bool:
@@ -70,6 +83,10 @@ class RunModel:
         self.controllable = False  # a run_start said the trainer reads the control channel
         self.record_count = 0
         self.revision = 0
+        # Records of a secondary kind whose step repeated or went back: a re-evaluation of a saved
+        # checkpoint (load_best_model_at_end) unless the training records go back too, when they
+        # are the new run's first evaluation.
+        self._held: list[MetricRecord] = []
 
     @property
     def current(self) -> Segment:
@@ -106,6 +123,7 @@ class RunModel:
                 char_error_rate(reference, hypothesis), record.blank_ratio, record.sample_id))
             segment.revision += 1
         elif isinstance(record, RunStartRecord):
+            self._held.clear()
             segment = self._new_segment(resumed=record.resumed)
             segment.resumed_from = record.resumed_from
             self.controllable = record.controllable
@@ -127,31 +145,77 @@ class RunModel:
         elif isinstance(record, ResetRecord):
             self.segments = [Segment(0)]
             self.record_count = 0
+            self._held.clear()
 
     def _apply_metrics(self, record: MetricRecord) -> None:
+        # Runs once per record of a million-step log: the checks are written out, not called.
         segment = self.current
+        step, epoch, values = record.step, record.epoch, record.values
+        # The kind of a record, cheaply: its first name. Training rows, validation rows and Lightning's
+        # hp_metric rows start with different names; one logging call repeats its own order.
+        kind = next(iter(values), "")
+        counter = segment.kinds.get(kind)
+        if counter is not None:
+            if step is not None and counter.step is not None:
+                behind = step < counter.step
+            else:
+                behind = step is None and epoch is not None and counter.epoch is not None and epoch < counter.epoch - 1e-9
+            lead = kind == segment.lead
+            if behind and lead:
+                # The training records' counter went back: a new run was appended to the same log (or a resume).
+                self._restart(record, kind)
+                return
+            if not lead and (behind or (step is not None and step == counter.step)):
+                # A validation row behind its own counter, or at the same step again: the best checkpoint
+                # re-evaluated at the end, or the next run's first evaluation; the next training row tells.
+                self._held.append(record)
+                return
+            if lead and self._held:
+                self._held.clear()  # training went on past them: they were re-evaluations, not a new run
+        else:
+            counter = segment.kinds[kind] = KindCounter()
+        self._place(segment, kind, counter, record)
+
+    def _restart(self, record: MetricRecord, kind: str) -> None:
+        """A new segment from ``record`` on. The held validation rows that lie before it are the new
+        run's first evaluations (an evaluation before training); later ones re-evaluated the old run."""
+        segment = self._new_segment()
+        self._place(segment, kind, segment.kinds.setdefault(kind, KindCounter()), record)
+        held, self._held = self._held, []
+        for earlier in held:
+            if not _after(earlier, record):
+                self._apply_metrics(earlier)
+
+    @staticmethod
+    def _place(segment: Segment, kind: str, counter: KindCounter, record: MetricRecord) -> None:
+        """Adds the record's values to the segment and moves its kind's counter and the segment's span."""
         step, epoch = record.step, record.epoch
-        went_back = (
-            (step is not None and segment.last_step is not None and step < segment.last_step)
-            or (step is None and epoch is not None and segment.last_epoch is not None
-                and epoch < segment.last_epoch - 1e-9))
-        if went_back:
-            # The counter went back: a new run was appended to the same log (or a resume).
-            segment = self._new_segment()
-        if segment.start_epoch is None and epoch is not None:
-            segment.start_epoch = epoch
-            # A log that begins at epoch 21 continues a run that was trained before.
-            segment.resumed = segment.resumed or epoch >= RESUME_MIN_EPOCH
-        if segment.start_step is None and step is not None:
-            segment.start_step = step
+        counter.count += 1
         if step is not None:
-            segment.last_step = step
+            counter.step = step
+            if segment.start_step is None:
+                segment.start_step = step
+            # The furthest point any kind has reached: kinds count differently, none goes back here.
+            if segment.last_step is None or step > segment.last_step:
+                segment.last_step = step
         if epoch is not None:
-            segment.last_epoch = epoch
+            counter.epoch = epoch
+            if segment.start_epoch is None:
+                segment.start_epoch = epoch
+                # A log that begins at epoch 21 continues a run that was trained before.
+                segment.resumed = segment.resumed or epoch >= RESUME_MIN_EPOCH
+            if segment.last_epoch is None or epoch > segment.last_epoch:
+                segment.last_epoch = epoch
+        if kind != segment.lead and (segment.lead is None or counter.count > segment.kinds[segment.lead].count):
+            segment.lead = kind
+        roles, series_of = record.roles, segment.series
         for name, value in record.values.items():
-            series = segment.series.get(name)
+            series = series_of.get(name)
             if series is None:
-                series = segment.series[name] = Series(name)
+                series = series_of[name] = Series(name)
+                role = roles.get(name) if roles else None
+                if role and not series.meta.split:
+                    series.meta = replace(series.meta, split=role)
             series.append(value, step, epoch)
         segment.revision += 1
 
@@ -180,6 +244,13 @@ class RunModel:
                     best_step = _int_or_none(series.steps[index])
         return {"points": points, "last": _finite_or_none(last), "best": _finite_or_none(best),
                 "best_epoch": best_epoch, "best_step": best_step, "goal": goal}
+
+
+def _after(earlier: MetricRecord, record: MetricRecord) -> bool:
+    """``earlier`` lies past ``record`` on their common counter (steps, else epochs)."""
+    if earlier.step is not None and record.step is not None:
+        return earlier.step > record.step
+    return earlier.epoch is not None and record.epoch is not None and earlier.epoch > record.epoch + 1e-9
 
 
 def _finite_or_none(value: float | None) -> float | None:
