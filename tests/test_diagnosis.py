@@ -207,3 +207,12 @@ def test_a_training_loss_that_never_leaves_its_start_is_no_learning_whatever_val
     assert "no_learning" in found and "plateau" not in found
     assert "overfitting" not in found  # training that never left its start did not "keep improving"
     assert "loss 2.211 at the start" in found["no_learning"].evidence, found["no_learning"].evidence
+
+
+def test_a_quality_target_that_never_moves_beyond_a_tenth_of_a_percent_is_no_learning():
+    """d69 (MLPerf DLRM): AUC 0.5002, chance, over 20 evaluations: its gains clear its own tiny noise
+    (±3e-06) but are no lasting gain of 0.1% of its level; d68 (RNN-T): its WER falls to the target."""
+    found = ids_of(corpus_path("d69"))
+    assert "no_learning" in found, sorted(found)
+    assert "0.1% of its level" in found["no_learning"].evidence, found["no_learning"].evidence
+    assert ids_of(corpus_path("d68")) == {}

@@ -51,11 +51,38 @@ def test_every_corpus_log_is_read(row):
     ("d36", "json_lines", "test_coco_eval_bbox[0]", 300),     # lists expand to name[i]
     ("d38", "yolo_results_csv", "metrics/mAP50(B)", 20),
     ("d40", "mlflow_metric", "loss", 10),
+    ("d68", "mllog", "eval_wer", 56),                         # RNN-T's quality target is a WER
+    ("d69", "mllog", "eval_auc", 20),                         # DLRM's is an AUC
 ])
 def test_formats_and_series(corpus_id, expected_format, metric, points):
     model = model_of(corpus_path(corpus_id))
     assert model.format_name == expected_format
     assert model.summary_of(metric)["points"] == points
+
+
+def test_mllog_events_are_read_amid_the_benchmarks_prints(tmp_path):
+    """Only the :::MLLOG events are measurements; the tag may follow a launcher's prefix, and a
+    broken event is reported, not fatal."""
+    d68 = model_of(corpus_path("d68"))
+    assert d68.summary_of("eval_wer")["goal"] == "min"
+    path = tmp_path / "result_0.txt"
+    path.write_text("\n".join([
+        "+ python train.py",
+        'Loss: 0.000000',
+        '0: :::MLLOG {"key": "submission_benchmark", "value": "dlrm", "metadata": {}}',
+        '0: :::MLLOG {"key": "global_batch_size", "value": 55296, "metadata": {}}',
+        ':::MLLOG {"key": "eval_accuracy", "value": 0.78, "metadata": {"epoch_num": 0.5}}',
+        ':::MLLOG {"key": "eval_accuracy", "value": 0.79, "metadata": {"epoch_num": 1.0',
+        '[1,0]<stdout>::::MLLOG {"key": "eval_accuracy", "value": 0.80, "metadata": {"epoch_num": 1.5}}',
+    ]) + "\n")
+    contents = read_target(str(path))
+    assert contents.format_name == "mllog"
+    notices = [r for r in contents.records if isinstance(r, ReaderNotice)]
+    assert len(notices) == 1 and "not JSON" in notices[0].message
+    model = model_of(str(path))
+    assert model.series_names() == ["eval_auc"]
+    series = model.segments[0].series["eval_auc"]
+    assert list(series.values) == [0.78, 0.80] and list(series.epochs) == [0.5, 1.5]
 
 
 def test_epoch_strings_and_keras_epochs():

@@ -44,6 +44,15 @@ def when(epoch: float | None, step: float | None) -> str:
     return "the start"
 
 
+def epoch_number(epoch: float | None) -> int | float | None:
+    """An epoch as ``when`` prints it: whole epochs as integers, others to a tenth (float32 epochs
+    carry digits nobody wrote: 1.600000023841858)."""
+    if epoch is None or not math.isfinite(epoch):
+        return None
+    tenth = round(epoch, 1)
+    return int(tenth) if tenth == int(tenth) else tenth
+
+
 def finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 

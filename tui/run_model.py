@@ -1,10 +1,10 @@
 """The run as trainwatch understands it: segments of series, decodes, warnings and status."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 from tui.decode_scoring import char_error_rate, word_error_rate
+from tui.number_format import epoch_number, finite_or_none, int_or_none
 from tui.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord, ReaderNotice,
                          Record, ResetRecord, RunStartRecord, StatusRecord, TextRecord)
 from tui.series import Series
@@ -240,9 +240,9 @@ class RunModel:
                 value = series.values[index]
                 if best is None or (value < best if goal == "min" else value > best):
                     best = value
-                    best_epoch = _int_or_none(series.epochs[index])
-                    best_step = _int_or_none(series.steps[index])
-        return {"points": points, "last": _finite_or_none(last), "best": _finite_or_none(best),
+                    best_epoch = epoch_number(series.epochs[index])
+                    best_step = int_or_none(series.steps[index])
+        return {"points": points, "last": finite_or_none(last), "best": finite_or_none(best),
                 "best_epoch": best_epoch, "best_step": best_step, "goal": goal}
 
 
@@ -252,10 +252,3 @@ def _after(earlier: MetricRecord, record: MetricRecord) -> bool:
         return earlier.step > record.step
     return earlier.epoch is not None and record.epoch is not None and earlier.epoch > record.epoch + 1e-9
 
-
-def _finite_or_none(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _int_or_none(value: float) -> int | None:
-    return int(value) if math.isfinite(value) else None

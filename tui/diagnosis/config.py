@@ -25,7 +25,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "plateau": {"min_evals": 6, "patience_fraction": 0.1, "min_patience": 5, "max_patience": 1000, "noise_multiple": 1.0,
                 "min_relative_delta": 0.001, "train_window_change": 0.02, "train_min_points": 8,
                 "train_prior_gain": 0.1},
-    "no_learning": {"noise_multiple": 1.0, "train_min_gain": 0.05, "train_min_points": 10},
+    "no_learning": {"noise_multiple": 1.0, "min_relative_gain": 0.001, "train_min_gain": 0.05, "train_min_points": 10},
     "divergence": {"rise_factor": 1.5, "min_rise_of_drop": 0.2, "noise_multiple": 1.0, "sustained_fraction": 0.4, "explosion_factor": 3.0,
                    "negative_fraction": 0.25},
     "blank_collapse": {"short_ratio": 0.3, "short_fraction": 0.5, "distinct_ratio": 0.3, "min_samples": 10,
@@ -87,7 +87,8 @@ ALLOWED: dict[str, dict[str, Allowed]] = {
                 "noise_multiple": MULTIPLE, "min_relative_delta": FRACTION, "train_window_change": FRACTION,
                 # quarters of the training curve are compared: fewer than 2 points leave one empty
                 "train_min_points": Allowed(2, 1e9, whole=True), "train_prior_gain": POSITIVE},
-    "no_learning": {"noise_multiple": MULTIPLE, "train_min_gain": FRACTION, "train_min_points": COUNT},
+    "no_learning": {"noise_multiple": MULTIPLE, "min_relative_gain": FRACTION, "train_min_gain": FRACTION,
+                    "train_min_points": COUNT},
     "divergence": {"rise_factor": FACTOR, "min_rise_of_drop": MULTIPLE, "noise_multiple": MULTIPLE, "sustained_fraction": FRACTION,
                    "explosion_factor": FACTOR, "negative_fraction": SHARE},
     "blank_collapse": {"short_ratio": FRACTION, "short_fraction": SHARE, "distinct_ratio": FRACTION,

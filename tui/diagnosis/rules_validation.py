@@ -29,13 +29,15 @@ def lasting_values(values: list[float]) -> list[float]:
     return [values[0]] + [median(values[i - 1: i + 2]) for i in range(1, len(values) - 1)] + [values[-1]]
 
 
-def learned(view: SegmentView, curve: Curve, multiple: float = 1.0) -> bool:
+def learned(view: SegmentView, curve: Curve, multiple: float = 1.0, relative_floor: float = 0.0) -> bool:
     """A gain beyond its noise from the first evaluation that lasts (the best median of three
-    consecutive evaluations, so one lucky evaluation is not learning): the run learned something."""
+    consecutive evaluations, so one lucky evaluation is not learning): the run learned something.
+    ``relative_floor``: a gain of less than this share of the level is none, however smooth the
+    curve (an AUC of 0.50018 -> 0.50020 is a model at chance, steadily)."""
     values = curve.values
     lasting = [median(values[i: i + 3]) for i in range(1, max(2, len(values) - 2))]  # three after the first
     best = lasting[best_index(lasting, curve.goal)]
-    return gain(best, values[0], curve.goal) > needed_change(view, curve, multiple, values[0], 0.0)
+    return gain(best, values[0], curve.goal) > needed_change(view, curve, multiple, values[0], relative_floor)
 
 
 def check_overfitting(view: SegmentView, thresholds: Thresholds, segment: int) -> Finding | None:
@@ -124,7 +126,7 @@ def check_plateau(view: SegmentView, thresholds: Thresholds, segment: int) -> Fi
     if val is None:
         return _train_plateau(view, rules, segment)
     n, values, goal = len(val), val.values, val.goal
-    if n < rules["min_evals"] or goal is None or not learned(view, val, rules["noise_multiple"]):
+    if n < rules["min_evals"] or goal is None or not learned(view, val, rules["noise_multiple"], rules["min_relative_delta"]):
         return None  # too short to tell, or it never learned (no_learning's case)
     anchor_index, stalled, patience = _stall(view, val, rules)
     if stalled < patience:
@@ -187,7 +189,7 @@ def check_no_learning(view: SegmentView, thresholds: Thresholds, segment: int) -
     if val is not None:
         val = view.own(val)  # learning is judged from the run's own evaluations, not the checkpoint's
     if val is not None and val.goal and len(val) >= thresholds["common"]["min_evals"]:
-        if learned(view, val, rules["noise_multiple"]):
+        if learned(view, val, rules["noise_multiple"], rules["min_relative_gain"]):
             # RUBRIC.md's other clause: a training loss that never leaves its starting level learned
             # nothing, whatever a validation metric near chance drifts to (0.13 -> 0.19 of 9 classes).
             return _train_no_learning(view, rules, segment)
@@ -195,7 +197,8 @@ def check_no_learning(view: SegmentView, thresholds: Thresholds, segment: int) -
         epoch, step = val.time_at(0)
         evidence = (f"{val.name} {fmt(val.values[0])} at the first evaluation ({val.where(0)}), best "
                     f"{fmt(val.values[best])} ({val.where(best)}), last {fmt(val.values[-1])} over {len(val)}"
-                    f" evaluations: no gain beyond its noise (±{fmt(view.noise(val))})")
+                    f" evaluations: no lasting gain beyond its noise (±{fmt(view.noise(val))}) or "
+                    f"{rules['min_relative_gain']:.1%} of its level")
         return _fix_for_no_learning(view, Finding("no_learning", "critical", f"No learning: {val.name} never beats"
                                                   " its first evaluation", evidence, epoch, int_or_none(step), segment))
     return _train_no_learning(view, rules, segment)

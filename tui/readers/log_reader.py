@@ -11,6 +11,7 @@ from tui.readers.csv_log import CsvLogParser, looks_like_csv_header
 from tui.readers.hf_trainer_state import HfTrainerStateParser
 from tui.readers.json_lines import JsonLinesParser
 from tui.readers.line_buffer import MAX_LINE_BYTES, LineBuffer
+from tui.readers.mllog import MllogParser, looks_like_mllog
 from tui.readers.mlflow_metric import MlflowMetricParser, looks_like_mlflow_metric
 from tui.readers.native_jsonl import NativeJsonlParser
 from tui.readers.parser_base import LineParser, StreamParser, WholeFileParser
@@ -81,6 +82,8 @@ def detect_format(path: str, head: bytes) -> str:
             if "event" in event and ("metrics" in event or event.get("event") == "run_start"):
                 return "trainwatch_jsonl"
             return "json_lines"
+    if looks_like_mllog(complete):
+        return "mllog"  # the events amid the benchmark's prints, which come first
     if looks_like_mlflow_metric(complete[:20]):
         return "mlflow_metric"
     if looks_like_csv_header(first):
@@ -97,6 +100,8 @@ def make_parser(format_name: str, path: str) -> LineParser | WholeFileParser | S
         return NativeJsonlParser()
     if format_name == "json_lines":
         return JsonLinesParser()
+    if format_name == "mllog":
+        return MllogParser()
     if format_name == "mlflow_metric":
         return MlflowMetricParser(path)
     if format_name == "csv":
