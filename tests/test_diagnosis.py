@@ -216,3 +216,13 @@ def test_a_quality_target_that_never_moves_beyond_a_tenth_of_a_percent_is_no_lea
     assert "no_learning" in found, sorted(found)
     assert "0.1% of its level" in found["no_learning"].evidence, found["no_learning"].evidence
     assert ids_of(corpus_path("d68")) == {}
+
+
+def test_a_copied_evaluation_counts_once_and_a_run_ending_at_its_best_is_no_plateau():
+    """d56 (YOLOv5 validating every other epoch): each result is written twice; counted once, the
+    lasting best is no lucky pair, so no overfitting, and mAP swinging 30%+ while the box loss turns
+    by 10% is unstable. d65: ValAcc ends at its best (77.2, within its ±2.8 noise of 75.9): no plateau."""
+    d56 = ids_of(corpus_path("d56"))
+    assert {"plateau", "unstable_val"} <= set(d56) and "overfitting" not in d56, sorted(d56)
+    d65 = ids_of(corpus_path("d65"))
+    assert "unstable_val" in d65 and "plateau" not in d65, sorted(d65)

@@ -21,14 +21,7 @@ def model_of(path: str) -> RunModel:
     return model
 
 
-# Corpus logs no reader reads yet (issue 13: YOLOv5 headers, Keras 1 verbose=2, a plain-text table,
-# SwAV's eval_linear log). Strict: the day one is read, its xfail fails and must be removed.
-NOT_READ_YET = {"d56", "d63", "d65", "d67"}
-
-
-@pytest.mark.parametrize("row", [pytest.param(row, marks=pytest.mark.xfail(strict=True, reason="issue 13: not read yet"))
-                                 if row["id"] in NOT_READ_YET else row for row in corpus_rows()],
-                         ids=lambda row: row["id"])
+@pytest.mark.parametrize("row", corpus_rows(), ids=lambda row: row["id"])
 def test_every_corpus_log_is_read(row):
     model = model_of(os.path.join(CORPUS, row["file"]))
     longest = max((model.summary_of(name)["points"] for name in model.series_names()), default=0)
@@ -51,6 +44,10 @@ def test_every_corpus_log_is_read(row):
     ("d36", "json_lines", "test_coco_eval_bbox[0]", 300),     # lists expand to name[i]
     ("d38", "yolo_results_csv", "metrics/mAP50(B)", 20),
     ("d40", "mlflow_metric", "loss", 10),
+    ("d56", "yolo_results_csv", "metrics/mAP_0.5:0.95", 300),  # YOLOv5: padded names with ':'
+    ("d63", "keras_progbar", "val_loss", 33),                 # Keras 1 verbose=2: "224s - loss: ..."
+    ("d65", "text_table", "ValAcc", 22),                      # "Epoch | TrainLoss | ..." over dashes
+    ("d67", "plain_text", "test_acc@1", 500),                  # SwAV: "Epoch[k] - Iter: [0/13]" and "Test:"
     ("d68", "mllog", "eval_wer", 56),                         # RNN-T's quality target is a WER
     ("d69", "mllog", "eval_auc", 20),                         # DLRM's is an AUC
 ])
@@ -83,6 +80,37 @@ def test_mllog_events_are_read_amid_the_benchmarks_prints(tmp_path):
     assert model.series_names() == ["eval_auc"]
     series = model.segments[0].series["eval_auc"]
     assert list(series.values) == [0.78, 0.80] and list(series.epochs) == [0.5, 1.5]
+
+
+def test_printed_logs_of_other_scripts(tmp_path):
+    """Batch counters place a print inside its epoch, timing columns are no metrics, evaluation lines
+    without a marker of their own land at the epoch being trained, a sentence with a comma is no CSV
+    header, and a printed table's markers after a value are not part of it."""
+    d67 = model_of(corpus_path("d67"))
+    test, train = d67.segments[0].series["test_acc@1"], d67.segments[0].series["Loss"]
+    assert list(test.epochs[:2]) == [0, 1] and list(train.epochs[:2]) == [0, 1]
+    assert d67.summary_of("test_acc@1")["goal"] == "max" and not d67.segments[0].series["Data"].meta.is_metric
+    d63 = model_of(corpus_path("d63"))
+    assert len(d63.segments) == 4 and list(d63.segments[0].series["val_acc"].values[:2]) == [0.5808, 0.7712]
+    d65 = model_of(corpus_path("d65"))
+    assert d65.segments[0].series["ValAcc"].values[0] == 60.67  # "60.67%" of a row ending "← best"
+    word_lm = tmp_path / "word_lm.log"
+    word_lm.write_text("\n".join([
+        "| epoch   1 |   200/ 400 batches | lr 20.00 | ms/batch 40.12 | loss  7.60 | ppl  2000.1",
+        "| epoch   1 |   400/ 400 batches | lr 20.00 | ms/batch 39.90 | loss  6.80 | ppl   898.5",
+        "| end of epoch   1 | time: 20.1s | valid loss  6.50 | valid ppl   665.1",
+        "| epoch   2 |   200/ 400 batches | lr 20.00 | ms/batch 40.00 | loss  6.40 | ppl   601.8",
+        "| End of training | test loss  6.10 | test ppl   445.9",
+    ]) + "\n")
+    model = model_of(str(word_lm))
+    series = model.segments[0].series
+    assert list(series["loss"].epochs) == [0.5, 1.0, 1.5] and not series["ms/batch"].meta.is_metric
+    assert list(series["val_loss"].epochs) == [1.0]
+    assert list(series["test_loss"].values) == [6.10] and series["test_loss"].meta.split == "test"
+    tutorial = tmp_path / "tutorial.log"
+    tutorial.write_text("Epoch [1/2], Step [100/600], Loss: 0.2500\nEpoch [1/2], Step [600/600], Loss: 0.1500\n"
+                        "Epoch [2/2], Step [300/600], Loss: 0.1000\n")
+    assert list(model_of(str(tutorial)).segments[0].series["Loss"].epochs) == pytest.approx([1 / 6, 1.0, 1.5])
 
 
 def test_epoch_strings_and_keras_epochs():

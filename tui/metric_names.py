@@ -24,7 +24,7 @@ _HIGHER_IS_BETTER = (
     "acc", "accuracy", "acc1", "acc5", "top1", "top5", "f1", "auc", "pcc", "bleu", "map", "map50",
     "map50-95", "map75", "precision", "recall", "r2", "spearman", "pearson", "iou", "miou", "dice",
     "rouge", "meteor", "ap", "ap50", "ap75", "mcc", "kappa", "coco_eval_bbox[0]", "correlation", "corr",
-    "mean_token_accuracy", "exact_match", "em", "psnr", "ssim", "score",
+    "mean_token_accuracy", "exact_match", "em", "psnr", "ssim", "score", "prec", "prec1", "prec5",
 )
 # Names that are bookkeeping, not quality: never goals, never diagnosed.
 _NOT_METRICS = {
@@ -35,6 +35,8 @@ _NOT_METRICS = {
     "total_time", "memory", "max_mem", "lambda_weights", "alpha", "oom", "rank", "seed",
     # The length a run was set to, beside the epoch counter (d53's total_epochs); speed.
     "total_epochs", "num_epochs", "max_epochs", "total_steps", "max_steps", "throughput",
+    # Time per batch and the data-loading meter of the ImageNet-example AverageMeters ("Data 3.19").
+    "data", "batch_time", "ms/batch", "s/batch", "ms/step", "s/it", "it/s",
 }
 # Bases that only an evaluation produces: decoding a whole utterance or sentence (WER, BLEU),
 # ranking detections over a dataset (mAP). Accuracy, AUC or MAE are not here: trainers compute
@@ -48,7 +50,7 @@ EVALUATION_ONLY_BASES = frozenset((
 _LR_BASES = {"lr", "learning_rate", "learning rate", "lr-adamw", "lr-adam", "lr-sgd", "lr/pg0"}
 
 # Metrics in this family are bounded: values are fractions or percentages.
-BOUNDED_BASES = ("acc", "accuracy", "acc1", "acc5", "top1", "top5", "f1", "auc", "wer", "cer", "uer",
+BOUNDED_BASES = ("acc", "accuracy", "acc1", "acc5", "top1", "top5", "prec", "prec1", "prec5", "f1", "auc", "wer", "cer", "uer",
                  "precision", "recall", "map", "map50", "map50-95", "iou", "miou", "dice", "ap",
                  "mean_token_accuracy", "exact_match", "class_error")
 
@@ -111,6 +113,8 @@ def parse_metric_name(name: str) -> MetricName:
     # YOLOv5 spells the IoU range (mAP_0.5:0.95, older mAP@.5:.95); YOLOv8 says mAP50-95: one base.
     base = re.sub(r"map[_@]0?\.5:0?\.95", "map50-95", base)
     base = re.sub(r"map[_@]0?\.5(?![\d:])", "map50", base)
+    # Top-k as the ImageNet example prints it: Acc@1, Prec@5 -> acc1, prec5.
+    base = re.sub(r"^(acc|prec|top)@(\d+)$", r"\1\2", base)
     if base in _NOT_METRICS or base.split("/")[-1] in _NOT_METRICS or split + "_" + base in _NOT_METRICS:
         return MetricName(raw, split, base, None, False, False)
     # valid_best_wer and the like repeat the best so far: bookkeeping, not a new measurement.

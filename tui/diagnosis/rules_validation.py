@@ -131,6 +131,14 @@ def check_plateau(view: SegmentView, thresholds: Thresholds, segment: int) -> Fi
     anchor_index, stalled, patience = _stall(view, val, rules)
     if stalled < patience:
         return None
+    anchor = values[anchor_index]
+    if (gain(values[-1], max(values[:-1]) if goal == "max" else min(values[:-1]), goal) > 0
+            and gain(values[-1], anchor, goal) > rules["min_relative_delta"] * abs(anchor)):
+        # The last evaluation is the run's best ever, by more than a sliver of its level: within the
+        # noise of a jumpy curve (ValAcc 75.9 -> 77.2, its noise ±2.8), but as far as the log tells
+        # the run ends improving (RUBRIC.md), and "stop the run" would stop it at its best. A creep
+        # to a new best by less than the sliver (0.8996 -> 0.9004) is still a plateau.
+        return None
     loss = view.val_loss
     if loss is not None and loss.name != val.name and len(loss) >= rules["min_evals"]:
         loss_stalled, loss_patience = _stall(view, loss, rules)[1:]
@@ -138,7 +146,6 @@ def check_plateau(view: SegmentView, thresholds: Thresholds, segment: int) -> Fi
             # The validation loss still makes new bests: the model still improves, the metric has not
             # caught up yet, or sits at its ceiling (an accuracy of 99.7%): not a run to stop.
             return None
-    anchor = values[anchor_index]
     epoch, step = val.time_at(anchor_index)
     best = best_index(values, goal)
     evidence = (f"{val.name} {fmt(anchor)} at {val.where(anchor_index)}; {stalled} evaluations since without a gain beyond "
@@ -329,10 +336,12 @@ def _swinging(view: SegmentView, val: Curve, rules: dict) -> tuple | None:
 
 def _swing_sizes(view: SegmentView, val: Curve, values: list[float], twin: Curve, train: list[float],
                  rules: dict) -> list[float]:
-    """The swings to count, as a share of the level: min_swing; and, on a long enough run whose
-    evaluation-to-evaluation noise is at least a fifth of that and train_ratio x training's, the noise
-    itself (a val MAE of 1.7 that jumps by 0.14 again and again while training falls smoothly)."""
-    sizes = [rules["min_swing"]]
+    """The swings to count, as a share of the level: min_swing, and twice and three times it (a
+    training loss that itself turns by 10% is no smooth curve, but a val mAP turning by 30%+ eighteen
+    times while it does so four times is still far jumpier); and, on a long enough run whose
+    evaluation-to-evaluation noise is at least a fifth of min_swing and train_ratio x training's, the
+    noise itself (a val MAE of 1.7 that jumps by 0.14 again and again while training falls smoothly)."""
+    sizes = [rules["min_swing"], 2 * rules["min_swing"], 3 * rules["min_swing"]]
     val_noise, train_noise = relative_noise(val, values, view.noise(val)), relative_noise(twin, train)
     if (len(values) >= 10 and rules["min_swing"] / 5 <= val_noise < rules["min_swing"]
             and val_noise >= rules["train_ratio"] * train_noise):

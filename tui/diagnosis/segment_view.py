@@ -45,15 +45,26 @@ class Curve:
         return self.bounded and max(abs(v) for v in self.values) > 1.5
 
 
-def curve_of(series: Series, coarse: bool = False, changes: bool = False) -> Curve:
-    """The finite points of a series; ``coarse``: as bucket means; ``changes``: only where an LR changed."""
-    values, steps, epochs = series.coarse() if coarse else series.changes() if changes else series.finite()
+def curve_of(series: Series, coarse: bool = False, changes: bool = False, copies: frozenset[int] = frozenset()) -> Curve:
+    """The finite points of a series; ``coarse``: as bucket means; ``changes``: only where an LR changed;
+    ``copies``: indices of points that repeat an earlier evaluation, left out."""
+    if copies:
+        keep = [i for i, value in enumerate(series.values) if i not in copies and math.isfinite(value)]
+        values, steps, epochs = ([series.values[i] for i in keep], [series.steps[i] for i in keep],
+                                 [series.epochs[i] for i in keep])
+    else:
+        values, steps, epochs = series.coarse() if coarse else series.changes() if changes else series.finite()
     if series.meta.split in ("val", "test") and values and values[0] == 0 and any(values):
         # Exact zeros before the first real value mean "not evaluated yet" (YOLO with val=False),
         # not a perfect loss or a zero accuracy.
         first = next(i for i, v in enumerate(values) if v != 0)
         values, steps, epochs = values[first:], steps[first:], epochs[first:]
     return Curve(series.name, series.meta.goal, values, epochs, steps, series.meta.bounded)
+
+
+def _significant_digits(value: float) -> int:
+    """Digits of a value as it was printed (0.046325 -> 5, 0.45 -> 2)."""
+    return len(repr(abs(value)).split("e")[0].replace(".", "").strip("0"))
 
 
 def _time_key(curve: Curve, index: int) -> float | None:
@@ -106,6 +117,30 @@ class SegmentView:
         return [s for s in chosen if len(s) - s.nan_count - s.inf_count >= 2]
 
     @cached_property
+    def copied_evaluations(self) -> frozenset[int]:
+        """Rows that repeat the previous evaluation, to the last digit, in most validation metrics.
+
+        YOLOv5 validating every other epoch writes the last results again on the epochs between (its
+        val losses recomputed, its metrics copied), so each evaluation appears twice; counted twice it
+        would halve the noise and make one lucky evaluation "last" (a median of three of which two are
+        the same). Two or more metrics printed to 4+ significant digits must repeat exactly, and at
+        least half of all: a k/n accuracy or a loss printed to two decimals repeats by itself on a
+        real plateau, a value of 4+ digits does not."""
+        series = self.val_series
+        if len(series) < 2 or len({len(s) for s in series}) != 1:
+            return frozenset()
+        copies = set()
+        for i in range(1, len(series[0])):
+            repeats = [now for now, before in ((s.values[i], s.values[i - 1]) for s in series)
+                       if now == before and math.isfinite(now)]
+            if 2 * len(repeats) >= len(series) and sum(_significant_digits(v) >= 4 for v in repeats) >= 2:
+                copies.add(i)
+        return frozenset(copies)
+
+    def _val_curve(self, series: Series) -> Curve:
+        return curve_of(series, copies=self.copied_evaluations)
+
+    @cached_property
     def main_val(self) -> Curve | None:
         """The validation metric people watch: an error rate or accuracy before a loss; for a model
         with several heads, the overall validation loss (RUBRIC.md: the fused one, not one head's)."""
@@ -113,9 +148,9 @@ class SegmentView:
             return None
         overall = self._overall_loss_of_heads()
         if overall is not None:
-            return curve_of(overall)
+            return self._val_curve(overall)
         ranked = sorted(self.val_series, key=lambda s: (main_metric_rank(s.meta.base), -len(s)))
-        return curve_of(ranked[0])
+        return self._val_curve(ranked[0])
 
     def _overall_loss_of_heads(self) -> Series | None:
         """``val_loss`` when two or more heads have a loss of their own (Keras multi-output:
@@ -146,7 +181,7 @@ class SegmentView:
         if not losses:
             return None
         losses.sort(key=lambda s: (s.meta.base != "loss", "_" in s.meta.base, -len(s)))
-        return curve_of(losses[0])
+        return self._val_curve(losses[0])
 
     @cached_property
     def train_loss(self) -> Curve | None:

@@ -18,7 +18,7 @@ _HYPOTHESIS_COLUMNS = ("decoded", "prediction", "pred", "predicted", "hypothesis
                        "decode", "transcription")
 
 
-_HEADER_CELL_RE = re.compile(r"^[\w /().\-\[\]@%#+]+$")
+_HEADER_CELL_RE = re.compile(r"^[\w /().\-\[\]@%#+]+(?::[\w.\-]+)*$")  # YOLOv5: metrics/mAP_0.5:0.95
 
 
 def _column_index(header: list[str], names: tuple[str, ...]) -> int | None:
@@ -37,6 +37,17 @@ def looks_like_csv_header(line: str) -> bool:
     names = [cell.strip() for cell in cells]
     return len(names) >= 2 and sum(to_float(name) is None for name in names) >= len(names) - 1 and all(
         len(name) < 80 and _HEADER_CELL_RE.match(name) for name in names if name)
+
+
+def looks_like_csv(lines: list[str]) -> bool:
+    """A header, and the line after it (when the head holds one) a row of as many cells: a sentence
+    with a comma ("Train on 40000 samples, validate on 10000 samples") is no header."""
+    if not lines or not looks_like_csv_header(lines[0]):
+        return False
+    if len(lines) < 2:
+        return True
+    header, row = (next(csv.reader([line])) for line in lines[:2])
+    return len(row) == len(header)
 
 
 def is_decode_header(line: str) -> bool:

@@ -7,7 +7,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tui.readers.csv_log import CsvLogParser, looks_like_csv_header
+from tui.readers.csv_log import CsvLogParser, looks_like_csv
 from tui.readers.hf_trainer_state import HfTrainerStateParser
 from tui.readers.json_lines import JsonLinesParser
 from tui.readers.line_buffer import MAX_LINE_BYTES, LineBuffer
@@ -86,7 +86,7 @@ def detect_format(path: str, head: bytes) -> str:
         return "mllog"  # the events amid the benchmark's prints, which come first
     if looks_like_mlflow_metric(complete[:20]):
         return "mlflow_metric"
-    if looks_like_csv_header(first):
+    if looks_like_csv([line.strip() for line in complete[:2]]):
         return "csv"
     return "text"
 

@@ -18,17 +18,32 @@ from tui.records import DatasetSizeRecord, DecodeRecord, MetricRecord, Record, T
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _KERAS_EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*(\d+)\s*$")
 _PROGBAR_RE = re.compile(r"^\s*(\d+)/(\d+)\s*(?:\[[=>.]*\]|━+|[\u2500-\u257f]+)?")
+# Keras verbose=2 (one line per epoch, after "Epoch k/n"): "224s - loss: ..." (Keras 1),
+# " - 5s - loss: ..." and "- 5s 3ms/step - loss: ..." (Keras 2).
+_EPOCH_SUMMARY_RE = re.compile(r"^\s*(?:-\s*)?\d+(?:\.\d+)?m?s(?:\s+\d+(?:\.\d+)?[mµu]?s/(?:step|sample))?\s+-\s")
 _PROGBAR_PAIR_RE = re.compile(r"\s-\s([A-Za-z_][\w/.]*):\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|-?inf)")
 _MARKER_RE = re.compile(
-    r"(?i)(?:^|(?<=[\s|\[:,(]))(?:end of\s+)?(epoch|iteration|iter|step)\b\s*[:#=]?\s*(\d+)(?:\s*/\s*(\d+))?")
+    r"(?i)(?:^|(?<=[\s|\[:,(]))(?:end of\s+)?(epoch|iteration|iter|step)\b\s*[:#=]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?\s*\]?")
+# Where inside an epoch a training print lies: "Iter: [0/13]", "Step [100/600]", "200/2983 batches",
+# the ImageNet example's "Epoch: [0][ 10/5005]".
+_BATCH_COUNTER_RE = re.compile(
+    r"(?i)^(?:(?:iter|iteration|step|batch)(?:es)?\s*[:#]?\s*)?\[?\s*(\d+)\s*/\s*(\d+)\s*\]?(?:\s+batch(?:es)?)?$")
+# A line of evaluation results without an epoch marker of its own, placed at the latest epoch/step:
+# "Test:\tLoss 103.79\tAcc@1 27.24" (SwAV, the ImageNet example), "| End of training | test loss 5.04".
+_EVALUATION_LINE_RE = re.compile(
+    r"(?i)(?:^|(?<=[\s|]))(?:(end of training)|(test|val|valid|validation|eval|evaluation))\s*[:|]\s*")
 _NUMBER = r"(?:nan|[-+]?inf|[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
 _WORD = r"[A-Za-z][\w./@()\[\]-]*"
 _PAIR_RE = re.compile(
-    rf"\s*({_WORD}(?:\s{_WORD}){{0,3}}?)\s*[:=]?\s*({_NUMBER})\s*(%|s|ms|sec)?(?:\s*\(\d+\s+words?\))?\s*",
+    rf"\s*({_WORD}(?:\s{_WORD}){{0,3}}?)\s*[:=]?\s*({_NUMBER})\s*(%|s|ms|sec)?(?:\s*\(\d+\s+words?\))?"
+    rf"(?:\s*\(\s*{_NUMBER}\s*\))?\s*",  # AverageMeter: "Loss 6.7563 (6.9012)", the value then its running mean
     re.IGNORECASE)
 _CHUNK_SPLIT_RE = re.compile(r"\s\|\s|\|\s|\s\||,\s|;\s|\t| - ")
 _SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                 "eval": "eval", "test": "test", "dev": "val"}
+# A table's rule under its header: "|---|:---:|" or a plain line of dashes ("-----+-----").
+_TABLE_RULE_RE = re.compile(r"^\s*\|?\s*:?-{3,}[-:|+\s=]*$")
+_TABLE_NAME_RE = re.compile(r"^[A-Za-z][\w ./@()%\[\]-]*$")
 _DECODE_REF_RE = re.compile(r"(?i)^\s*(?:target|reference|ref|truth|ground[ _]truth|gt|label)\s*[:=]\s?(.*)$")
 _DECODE_HYP_RE = re.compile(r"(?i)^\s*(?:pred|prediction|predicted|hyp|hypothesis|decoded|output)\s*[:=]\s?(.*)$")
 _WORD_COUNT_RE = re.compile(r"\s*\(\d+\s+words?\)\s*$")
@@ -87,29 +102,63 @@ def parse_metric_line(line: str) -> MetricRecord | None:
     The line must start (after a timestamp or log level) with an epoch/step/iteration marker,
     so summaries like "best 0.8 at epoch 3" are not mistaken for a new epoch.
     """
+    parsed = _metric_line(line)
+    return parsed[0] if parsed else None
+
+
+def _only_a_log_prefix(text: str) -> bool:
+    """Text before a marker that is a timestamp and log level at most."""
+    return len(text) <= _MAX_PREFIX and not re.search(r"[A-Za-z]", _LOG_LEVEL_RE.sub("", text))
+
+
+def _metric_line(line: str) -> tuple[MetricRecord, float | None] | None:
+    """The record of a marked line, and where inside its epoch it lies (k/n of a batch counter)."""
     marker = _MARKER_RE.search(line)
     # A prefix longer than any timestamp and log level is not one, and the bracket pattern would
     # cost quadratic time on it (half a megabyte of "[" took minutes).
-    if marker is None or marker.start() > _MAX_PREFIX:
-        return None
-    if re.search(r"[A-Za-z]", _LOG_LEVEL_RE.sub("", line[: marker.start()])):
+    if marker is None or marker.start() > _MAX_PREFIX or not _only_a_log_prefix(line[: marker.start()]):
         return None
     kind, number = marker.group(1).lower(), as_count(marker.group(2))
     if number is None:
         return None
-    values: dict[str, float] = {}
     step: int | None = number if kind != "epoch" else None
     epoch: float | None = float(number) if kind == "epoch" else None
-    rest = line[marker.end():].lstrip(" :|-,")
-    for chunk in _CHUNK_SPLIT_RE.split(rest):
+    values, step, epoch, within = _pairs_of(line[marker.end():], "", step, epoch)
+    if not values:
+        return None
+    return MetricRecord(values, step, epoch), within if kind == "epoch" else None
+
+
+def _evaluation_line(line: str) -> dict[str, float] | None:
+    """The values of an unmarked evaluation line ("Test:\tLoss 0.9\tAcc@1 27.2"), named for its split."""
+    match = _EVALUATION_LINE_RE.search(line, 0, _MAX_PREFIX + 40)
+    if match is None or not _only_a_log_prefix(line[: match.start()].rstrip(" |")):
+        return None
+    split = "test" if match.group(1) else _SPLIT_WORDS[match.group(2).lower()[:5].rstrip("au")]
+    values = _pairs_of(line[match.end():], split, None, None)[0]
+    return values or None
+
+
+def _pairs_of(rest: str, split: str, step: int | None, epoch: float | None
+              ) -> tuple[dict[str, float], int | None, float | None, float | None]:
+    """The name/value pairs of a print's chunks, the step or epoch they name, and a batch counter's
+    k/n. ``split``: the split every unprefixed name belongs to."""
+    values: dict[str, float] = {}
+    within: float | None = None
+    for chunk in _CHUNK_SPLIT_RE.split(rest.lstrip(" :|-,")):
+        counter = _BATCH_COUNTER_RE.match(chunk.strip())
+        if counter:
+            done, total = int(counter.group(1)), int(counter.group(2))
+            within = done / total if 0 <= done <= total and total else within
+            continue
         pairs = _parse_chunk(chunk) if chunk.strip() else None
         if not pairs:
             continue
         first_word = pairs[0][0].split()[0].lower()
-        split_prefix = _SPLIT_WORDS.get(first_word)
+        split_prefix = _SPLIT_WORDS.get(first_word) or split
         for index, (name, value) in enumerate(pairs):
             key = _canonical_name(name)
-            if index > 0 and split_prefix and name.split()[0].lower() not in _SPLIT_WORDS:
+            if (index > 0 or split) and split_prefix and name.split()[0].lower() not in _SPLIT_WORDS:
                 key = f"{split_prefix}_{key.lower()}"
             lowered = key.lower()
             if lowered in ("step", "iter", "iteration", "global_step") and step is None:
@@ -118,9 +167,7 @@ def parse_metric_line(line: str) -> MetricRecord | None:
                 epoch = value
             else:
                 values[key] = value
-    if not values:
-        return None
-    return MetricRecord(values, step, epoch)
+    return values, step, epoch, within
 
 
 def _mapping_in(line: str) -> dict | None:
@@ -143,6 +190,17 @@ def _mapping_in(line: str) -> dict | None:
     return mapping if isinstance(mapping, dict) else None
 
 
+def _table_cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _table_value(cell: str) -> str:
+    """A cell's number, past a marker printed after it ("70.02%  ← best")."""
+    if to_float(cell) is not None or not cell:
+        return cell
+    return cell.split()[0]
+
+
 class TextLogParser(LineParser):
     """Reads every text style at once; ``format_name`` names the style it saw most."""
 
@@ -150,6 +208,8 @@ class TextLogParser(LineParser):
         self.format_name = "text"
         self._style_counts: dict[str, int] = {}
         self._epoch: float | None = None  # the epoch the latest header or metric line named
+        self._epoch_number: float | None = None  # the epoch counter the latest marked print showed
+        self._first_epoch: float | None = None  # 0 or 1: where the log's epoch counter starts
         self._step: int | None = None
         self._progbar: dict[str, float] | None = None
         self._table_header: list[str] | None = None
@@ -193,6 +253,12 @@ class TextLogParser(LineParser):
             self._epoch = float(header.group(1))
             self._saw("keras_progbar")
             return
+        if self._epoch is not None and _EPOCH_SUMMARY_RE.match(line):
+            pairs = {name: float(value) for name, value in _PROGBAR_PAIR_RE.findall(line)}
+            if pairs:
+                self._progbar = {**(self._progbar or {}), **pairs}
+                self._flush_progbar(records)
+                return
         progress = _PROGBAR_RE.match(line)
         if progress and " - " in line:
             pairs = {name: float(value) for name, value in _PROGBAR_PAIR_RE.findall(line)}
@@ -211,14 +277,30 @@ class TextLogParser(LineParser):
                 self._saw("fairseq_log" if "][" in line[:80] else "hf_trainer_stdout")
                 self._emit_metrics(record, records)
             return
-        if line.lstrip().startswith("|") and self._parse_table_line(line, records):
+        if ("|" in line or "---" in line) and self._parse_table_line(line, records):
             return
         if self._parse_decode_line(line, records):
             return
-        record = parse_metric_line(line)
-        if record is not None:
-            self._saw("plain_text")
+        parsed = _metric_line(line)
+        if parsed is not None:
+            record, within = parsed
+            if self._first_epoch is None and record.epoch is not None:
+                self._first_epoch = record.epoch
+            self._epoch_number = record.epoch
+            if within is not None and record.epoch is not None:
+                # Epochs done: "Epoch [3/10], Step [100/600]" of a log counting from 1 is epoch
+                # 2.17, as validation at the end of that epoch is epoch 3.
+                base = 0.0 if self._first_epoch == 0 else 1.0
+                record = MetricRecord(record.values, record.step, record.epoch - base + within)
             self._emit_metrics(record, records)
+            self._saw("plain_text")
+            return
+        evaluation = _evaluation_line(line)
+        if evaluation is not None:
+            # At the epoch counter of the training print before it, not that print's fraction of it.
+            epoch = self._epoch_number if self._epoch_number is not None else self._epoch
+            records.append(MetricRecord(evaluation, self._step, epoch))
+            self._saw("plain_text")
             return
         if _DATA_WARNING_RE.search(line):
             records.append(TextRecord(line.strip()[:500], "stderr", self._epoch, self._step))
@@ -230,14 +312,18 @@ class TextLogParser(LineParser):
                 records.append(DatasetSizeRecord("val" if canonical == "eval" else canonical, count))
 
     def _parse_table_line(self, line: str, records: list[Record]) -> bool:
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if all(re.fullmatch(r":?-{3,}:?", cell) for cell in cells if cell):
-            previous = [cell.strip() for cell in self._previous_line.strip().strip("|").split("|")]
-            self._table_header = previous
-            self._saw("markdown_table")
-            return True
+        """Rows of a printed table: markdown (``| a | b |`` over ``|---|---|``) or plain
+        (`` Epoch | TrainLoss | ValAcc`` over a rule of dashes); a row has the header's cells."""
+        cells = _table_cells(line)
+        if _TABLE_RULE_RE.match(line):
+            header = _table_cells(self._previous_line)
+            if len(header) >= 2 and all(_TABLE_NAME_RE.match(name) for name in header):
+                self._table_header = header
+                self._saw("markdown_table" if line.lstrip().startswith("|") else "text_table")
+                return True
+            return False
         if self._table_header and len(cells) == len(self._table_header):
-            record = record_from_mapping(dict(zip(self._table_header, cells)))
+            record = record_from_mapping(dict(zip(self._table_header, map(_table_value, cells))))
             if record is not None:
                 self._emit_metrics(record, records)
             return True
