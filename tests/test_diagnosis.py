@@ -226,3 +226,16 @@ def test_a_copied_evaluation_counts_once_and_a_run_ending_at_its_best_is_no_plat
     assert {"plateau", "unstable_val"} <= set(d56) and "overfitting" not in d56, sorted(d56)
     d65 = ids_of(corpus_path("d65"))
     assert "unstable_val" in d65 and "plateau" not in d65, sorted(d65)
+
+
+def test_a_pipeline_stage_is_its_own_run_and_a_resumed_flat_run_is_no_learning_only_when_stuck():
+    """d53: four stages in one CSV, each resuming its own epoch counter; a "phase" column that changes
+    while the counter jumps starts a run, so the next stage's loss is no divergence of the last one.
+    Resumed stage-3 runs that improve by a little are converged, not "no learning"; d42's resumed
+    fine-tune whose val_accuracy is 0.2000 at every evaluation is stuck, and is no_learning."""
+    model, findings = diagnose_target(corpus_path("d53"))
+    assert len(model.segments) == 16
+    found = {finding.id: finding for finding in findings}
+    assert "divergence" not in found and "no_learning" in found
+    assert "val_loss 2.29" in found["no_learning"].evidence and "3 other run" in found["no_learning"].evidence  # the 4 phase-2 runs at ln(10)
+    assert "no_learning" in ids_of(corpus_path("d42"))

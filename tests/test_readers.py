@@ -113,6 +113,14 @@ def test_printed_logs_of_other_scripts(tmp_path):
     assert list(model_of(str(tutorial)).segments[0].series["Loss"].epochs) == pytest.approx([1 / 6, 1.0, 1.5])
 
 
+def test_mmengine_evaluation_rows_count_epochs_and_are_validation():
+    """d64: train rows carry iter/epoch/lr, evaluation rows only "step", which is the epoch."""
+    model = model_of(corpus_path("d64"))
+    top1 = model.segments[0].series["accuracy/top1"]
+    assert len(model.segments) == 1 and top1.meta.split == "val" and top1.meta.goal == "max"
+    assert list(top1.epochs[:3]) == [1, 2, 3] and all(step != step for step in top1.steps)  # NaN: no step
+
+
 def test_epoch_strings_and_keras_epochs():
     d10 = model_of(corpus_path("d10"))
     assert d10.summary_of("val_ctc_loss")["best_epoch"] == 584

@@ -195,6 +195,11 @@ def check_no_learning(view: SegmentView, thresholds: Thresholds, segment: int) -
     val = view.trusted_val
     if val is not None:
         val = view.own(val)  # learning is judged from the run's own evaluations, not the checkpoint's
+    if val is not None and view.segment.resumed and len(set(val.values)) > 1:
+        # A run resumed from a checkpoint (or a log that begins at epoch 31) starts from what it had
+        # learned: a flat validation from there is a converged model, no evidence of no learning.
+        # One that never moves at all (val_accuracy 0.2000 at every evaluation) predicts one class.
+        return None
     if val is not None and val.goal and len(val) >= thresholds["common"]["min_evals"]:
         if learned(view, val, rules["noise_multiple"], rules["min_relative_gain"]):
             # RUBRIC.md's other clause: a training loss that never leaves its starting level learned
@@ -230,12 +235,18 @@ def _fix_for_no_learning(view: SegmentView, finding: Finding) -> Finding:
     return finding
 
 
+def _started_at_start(seg) -> bool:
+    """The segment is a run from its first epoch or step, not a resume or the tail of a longer log."""
+    if seg.resumed:
+        return False
+    # Epoch 1.38 (a Trainer log whose head was cut) has already trained for an epoch.
+    return (seg.start_epoch is None or seg.start_epoch <= 1.0) and (
+        seg.start_step is None or seg.start_step <= 100 or (seg.start_epoch is not None and seg.start_epoch <= 1.0))
+
+
 def _train_no_learning(view: SegmentView, rules: dict, segment: int) -> Finding | None:
     train = view.train_loss
-    seg = view.segment
-    started_at_start = (seg.start_epoch is None or seg.start_epoch <= 1.0) and (
-        seg.start_step is None or seg.start_step <= 100 or (seg.start_epoch is not None and seg.start_epoch <= 1.0))
-    if train is None or len(train) < rules["train_min_points"] or not started_at_start:
+    if train is None or len(train) < rules["train_min_points"] or not _started_at_start(view.segment):
         return None
     values = train.values
     head = values[: max(1, len(values) // 20)]

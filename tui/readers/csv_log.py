@@ -68,6 +68,9 @@ class CsvLogParser(LineParser):
         self.skipped_rows = 0
         self._decodes: tuple[int, int] | None = None
         self._decode_epoch: float | None = None
+        # Text columns as they last read, and for how many rows (a "phase" column; see _new_phase).
+        self._texts: dict[int, tuple[str, int]] = {}
+        self._last_epoch: float | None = None
 
     def _is_other_header(self, line: str, cells: list[str]) -> bool:
         """A row of names alone, no number in it (a decode file's rows are text: never a header)."""
@@ -120,10 +123,29 @@ class CsvLogParser(LineParser):
             if record is None:
                 self.skipped_rows += 1
             else:
+                if self._new_phase(cells, record):
+                    records.append(RunStartRecord())
                 records.append(record)
         if self.skipped_rows > skipped_before:
             records.append(ReaderNotice(f"skipped {self.skipped_rows - skipped_before} CSV row(s) without numbers"))
         return records
+
+    def _new_phase(self, cells: list[str], record: Record) -> bool:
+        """A text column that held one value for rows ("phase1_event") turns to another while the
+        epoch counter jumps forward: another stage of a pipeline (a different model) resumes its own
+        counter in the same file. A counter that goes on by one is the same run's next stage (a
+        warm-up phase ending); one that goes back is a restart the run model sees by itself."""
+        changed = False
+        for index, cell in enumerate(cells[: len(self.header or [])]):
+            text = cell.strip()
+            if index in (self._step_index, self._epoch_index) or not text or to_float(text) is not None:
+                continue
+            before, rows = self._texts.get(index, (None, 0))
+            changed = changed or (before is not None and text != before and rows >= 2)
+            self._texts[index] = (text, rows + 1 if text == before else 1)
+        epoch, last = getattr(record, "epoch", None), self._last_epoch
+        self._last_epoch = epoch if epoch is not None else last
+        return changed and epoch is not None and last is not None and epoch > last + 1 + 1e-9
 
     @staticmethod
     def _rows_of(lines: list[str]) -> list[tuple[str, list[str] | None]]:
