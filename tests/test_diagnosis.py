@@ -239,3 +239,24 @@ def test_a_pipeline_stage_is_its_own_run_and_a_resumed_flat_run_is_no_learning_o
     assert "divergence" not in found and "no_learning" in found
     assert "val_loss 2.29" in found["no_learning"].evidence and "3 other run" in found["no_learning"].evidence  # the 4 phase-2 runs at ln(10)
     assert "no_learning" in ids_of(corpus_path("d42"))
+
+
+def test_validation_that_wobbles_back_to_its_best_is_no_overfitting_and_a_noisy_gain_is_no_wasted_cut():
+    """d51: val_loss back at 32.9 (its best 30.1, noise ±9) among its last evaluations is a wobble;
+    d07's steady rise from its best (0.457 -> 0.469, 0.498, 0.534) is overfitting. d54: val_acc
+    76.9 -> 78.2 in the 4 evaluations after the LR cut, within its ±3.5 noise, is too short a look
+    to call the cut wasted; d64's 10 flat evaluations after its third cut are."""
+    assert "overfitting" not in ids_of(corpus_path("d51"))
+    assert "overfitting" in ids_of(corpus_path("d07"))
+    assert "lr_wasted" not in ids_of(corpus_path("d54"))
+    assert "lr_wasted" in ids_of(corpus_path("d64"))
+
+
+def test_a_pandas_history_index_is_the_epoch_and_its_wer_is_validation():
+    """d46: ``,loss,val_loss,wer``: the unnamed index counts epochs, ``wer`` (from a validation
+    callback, no val_wer beside it) is judged as the validation WER."""
+    model, findings = diagnose_target(corpus_path("d46"))
+    wer = model.segments[0].series["wer"]
+    assert wer.meta.split == "val" and list(wer.epochs[:2]) == [0, 1]
+    found = {finding.id: finding for finding in findings}
+    assert "unstable_val" in found and found["unstable_val"].evidence.startswith("wer turns back")

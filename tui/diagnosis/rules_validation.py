@@ -78,6 +78,13 @@ def _overfitting_on(view: SegmentView, val: Curve, rules: dict, segment: int) ->
     worse = -gain(median(after), best_value, goal)
     if worse <= needed or -gain(median(tail), best_value, goal) <= needed:
         return None
+    noise = view.noise(val)
+    worse_at = [i for i, value in enumerate(after) if -gain(value, best_value, goal) > noise]
+    if worse_at and any(-gain(value, best_value, goal) <= noise for value in after[max(worse_at[0], len(after) - k):]):
+        # Once worse beyond its noise, one of the last evaluations came back within its noise of the
+        # best: validation wobbles around a level, it has not got worse and stayed so (RUBRIC.md: not
+        # recovered by the end). The evaluation beside the best shares its median, so it is no return.
+        return None
     main = view.main_val
     if main is not None and main.name != val.name and main.goal:
         # Over-confidence, not overfitting: the val loss rises while the task metric is still making

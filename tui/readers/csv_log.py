@@ -6,6 +6,7 @@ import math
 import os
 import re
 
+from tui.metric_names import evaluation_roles
 from tui.readers.parser_base import LineParser
 from tui.readers.values import as_count, number_in, to_float
 from tui.records import DecodeRecord, MetricRecord, ReaderNotice, Record, RunStartRecord
@@ -70,6 +71,7 @@ class CsvLogParser(LineParser):
         self._decode_epoch: float | None = None
         # Text columns as they last read, and for how many rows (a "phase" column; see _new_phase).
         self._texts: dict[int, tuple[str, int]] = {}
+        self._roles: dict[str, str] | None = None
         self._last_epoch: float | None = None
 
     def _is_other_header(self, line: str, cells: list[str]) -> bool:
@@ -84,6 +86,13 @@ class CsvLogParser(LineParser):
         lowered = [name.lower() for name in self.header]
         self._step_index = _column_index(self.header, _STEP_COLUMNS)
         self._epoch_index = _column_index(self.header, _EPOCH_COLUMNS)
+        if self._epoch_index is None and self._step_index is None and len(self.header) > 1 and not self.header[0]:
+            # pandas' to_csv of a Keras History: the unnamed index column is the epoch, from 0 as
+            # CSVLogger counts it.
+            self._epoch_index = 0
+        # One roles dict for every row of this header: a Keras History's ``wer`` from a validation
+        # callback, or a ``BLEU`` column, is validation though its name says no split.
+        self._roles = evaluation_roles([name for name in self.header if name]) or None
         reference, hypothesis = _column_index(self.header, _REFERENCE_COLUMNS), _column_index(self.header, _HYPOTHESIS_COLUMNS)
         if reference is not None and hypothesis is not None:
             self._decodes = (reference, hypothesis)
@@ -189,4 +198,5 @@ class CsvLogParser(LineParser):
                     values[self.header[index]] = number
         if not values:
             return None
-        return MetricRecord(values, as_count(step), epoch if epoch is not None and math.isfinite(epoch) else None)
+        return MetricRecord(values, as_count(step), epoch if epoch is not None and math.isfinite(epoch) else None,
+                            roles=self._roles)
