@@ -94,7 +94,8 @@ def test_healthy_run_has_no_findings(tmp_path):
     assert ids_of(path) == {}
 
 
-@pytest.mark.parametrize("path", [seed_path("seed004_resume_collapse"), corpus_path("d02"), seed_path("seed003_ctc_blank")])
+@pytest.mark.parametrize("path", [seed_path("seed004_resume_collapse"), corpus_path("d02"), seed_path("seed003_ctc_blank"),
+                                  corpus_path("d53"), corpus_path("d56"), corpus_path("d64")])
 def test_incremental_engine_matches_whole_file(path):
     records = read_target(path).records
     whole = RunModel()

@@ -244,3 +244,26 @@ def test_queued_metrics_keep_their_order_and_reach_the_file_at_exit(tmp_path):
     assert steps == list(range(6000))
     ack_at = next(i for i, event in enumerate(events) if event["event"] == "ack")
     assert events[ack_at - 1]["step"] == 2500 and events[ack_at + 1]["step"] == 2501
+
+
+@pytest.mark.parametrize("corpus_id", ["d53", "d56", "d63", "d64", "d65", "d67", "d68"])
+def test_a_log_read_as_it_grows_reads_as_the_whole_file(corpus_id):
+    """The readers this issue added keep their state across appends (a table's header, the epoch
+    counter before a Test: line, mmengine's training keys, a phase column): bytes fed in odd-sized
+    pieces give the records of one whole read."""
+    from tui.readers.log_reader import DETECT_BYTES, LogReader
+    from tui.records import RunStartRecord
+    path = corpus_path(corpus_id)
+    path = os.path.join(path, os.listdir(path)[0]) if os.path.isdir(path) else path
+    with open(path, "rb") as handle:
+        data = handle.read()
+
+    def kept(records):
+        return [r for r in records if isinstance(r, (MetricRecord, RunStartRecord))]
+
+    whole = kept(read_target(path).records)
+    reader, grown = LogReader(path, data[:DETECT_BYTES]), []
+    for start in range(0, len(data), 997):
+        grown += reader.feed(data[start: start + 997])
+    grown += reader.finish()
+    assert kept(grown) == whole and len(whole) > 10
