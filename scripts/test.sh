@@ -14,6 +14,8 @@ if [ -n "$packages" ]; then
     { $sudo_prefix apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_prefix apt-get install -y -qq $packages; } \
         >/dev/null || { echo "scripts/test.sh: could not install$packages (apt-get)" >&2; exit 1; }
 fi
+# The layers of tui/ (README, "Layout"): a wrong-way import fails the run before any test does.
+.venv/bin/lint-imports --no-cache || exit 1
 .venv/bin/python -m pytest tests "$@"
 status=$?
 [ "$status" -eq 5 ] && { echo "no tests were collected" >&2; exit 1; }

@@ -52,7 +52,7 @@ def ssh_server():
 @pytest.fixture
 def over_ssh(ssh_server, monkeypatch):
     """trainwatch's ssh uses the test server's client config (the host alias `twtest`)."""
-    from tui.remote.ssh_connection import SSH_COMMAND_ENV
+    from tui.ssh.ssh_connection import SSH_COMMAND_ENV
 
     monkeypatch.setenv(SSH_COMMAND_ENV, ssh_server.ssh_command)
     return ssh_server

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tui.launch.run_control import RunHandle
+from tui.runs.run_control import RunHandle
 
 PYTHON = sys.executable
 

@@ -17,7 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from tui.remote.ssh_connection import SSH_COMMAND_ENV
+from tui.ssh.ssh_connection import SSH_COMMAND_ENV
 
 SSHD = "/usr/sbin/sshd"
 OTHER_USER = "trainwatch-ssh"  # created when the tests run as root

@@ -12,17 +12,17 @@ from textual.widgets import Log
 from conftest import CORPUS, SEEDS, corpus_rows, seed_path
 from tensorboard_logs import TensorBoardLog
 from ui_helpers import FIXED_NOW, make_app, plain, settle, wait_for
-import tui.app
-from tui.app import TrainWatch
+import tui.app.app
+from tui.app.app import TrainWatch
 from tui.readers.log_reader import UnreadableLog, read_target
-from tui.records import DecodeRecord, MetricRecord
-from tui.screens.help_screen import HelpScreen
-from tui.screens.run_picker_screen import RunPickerScreen
-from tui.widgets.decodes_panel import DecodesPanel
-from tui.widgets.findings_panel import FindingsPanel
-from tui.widgets.metric_chart import MetricChart
-from tui.widgets.metrics_table import MetricsTable
-from tui.widgets.run_header import RunHeader
+from tui.model.records import DecodeRecord, MetricRecord
+from tui.app.screens.help_screen import HelpScreen
+from tui.app.screens.run_picker_screen import RunPickerScreen
+from tui.app.widgets.decodes_panel import DecodesPanel
+from tui.app.widgets.findings_panel import FindingsPanel
+from tui.app.widgets.metric_chart import MetricChart
+from tui.app.widgets.metrics_table import MetricsTable
+from tui.app.widgets.run_header import RunHeader
 
 EXPECTED = json.load(open(os.path.join(SEEDS, "expected.json")))
 
@@ -324,7 +324,7 @@ async def test_a_big_log_shows_its_end_first_then_its_whole_history(tmp_path):
     seen = []
 
     class Recording(TrainWatch):
-        CSS_PATH = os.path.join(os.path.dirname(tui.app.__file__), TrainWatch.CSS_PATH)
+        CSS_PATH = os.path.join(os.path.dirname(tui.app.app.__file__), TrainWatch.CSS_PATH)
 
         def on_run_loaded(self, message) -> None:  # Textual calls TrainWatch's handler after this one
             seen.append((message.complete, message.live.model.record_count))
@@ -396,7 +396,7 @@ async def test_a_worker_that_raises_ends_the_app_with_exit_code_1_and_one_line(m
 
 
 async def test_the_stop_and_lr_screens_show_a_run_name_and_typed_text_with_markup_as_written():
-    from tui.screens.action_screens import ConfirmScreen, LrScreen
+    from tui.app.screens.action_screens import ConfirmScreen, LrScreen
 
     app = make_app(seed_path("seed000_tcn_plateau"))
     async with app.run_test(size=(100, 30)) as pilot:

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from run_helpers import PYTHON, events
-from tui.launch.launcher import launch_run
-from tui.launch.run_control import RunHandle, StopTimeouts
-from tui.screens.action_screens import ConfirmScreen, LrScreen, PresetScreen
-from tui.widgets.run_header import RunHeader
+from tui.runs.launcher import launch_run
+from tui.runs.run_control import RunHandle, StopTimeouts
+from tui.app.screens.action_screens import ConfirmScreen, LrScreen, PresetScreen
+from tui.app.widgets.run_header import RunHeader
 from ui_helpers import make_app, wait_for
 
 pytest.importorskip("torch")

@@ -76,7 +76,7 @@ def test_config_overrides_thresholds(tmp_path):
 
 
 def test_check_path_imports_no_framework_and_no_textual():
-    code = ("import sys; from tui.cli import main; import tui.check_report, tui.readers, tui.diagnosis.engine;"
+    code = ("import sys; from tui.cli import main; import tui.commands.check_report, tui.readers, tui.diagnosis.engine;"
             "import trainers;"
             "heavy = [m for m in ('torch', 'tensorflow', 'textual', 'pandas') if m in sys.modules];"
             "print(heavy); sys.exit(1 if heavy else 0)")

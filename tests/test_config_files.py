@@ -12,15 +12,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import seed_path
-from tui.check_report import diagnose_target
+from tui.commands.check_report import diagnose_target
 from tui.diagnosis.config import ALLOWED, DEFAULTS, ConfigError, load_thresholds
 from tui.diagnosis.engine import DiagnosisEngine
-from tui.launch.presets import PresetError, get_preset, load_presets, plan_restart
-from tui.textual_themes import textual_theme
-from tui.theme_files import (ROLE_VARIABLES, SHIPPED_THEMES_DIR, THEME_FIELDS, ThemeFileError, load_theme_file,
+from tui.runs.presets import PresetError, get_preset, load_presets, plan_restart
+from tui.app.textual_themes import textual_theme
+from tui.view.theme_files import (ROLE_VARIABLES, SHIPPED_THEMES_DIR, THEME_FIELDS, ThemeFileError, load_theme_file,
                              load_theme_specs)
-from tui.user_config import UserConfigError, remember_theme, remembered_theme, user_config_path
-from tui.yaml_documents import MAX_EXPANDED_VALUES, YamlDocumentError, read_yaml_file
+from tui.settings.user_config import UserConfigError, remember_theme, remembered_theme, user_config_path
+from tui.settings.yaml_documents import MAX_EXPANDED_VALUES, YamlDocumentError, read_yaml_file
 from trainers.flag_config import parse_flags
 
 TRAINWATCH = os.path.join(os.path.dirname(sys.executable), "trainwatch")
@@ -484,6 +484,6 @@ def test_a_number_too_long_to_print_is_named_without_printing_it(tmp_path, kind,
 
 
 def load_presets_from(path: str):
-    from tui.launch.presets import parse_preset
+    from tui.runs.presets import parse_preset
 
     return parse_preset("huge", read_yaml_file(path), path)

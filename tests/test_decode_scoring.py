@@ -6,8 +6,8 @@ import random
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from tui.decode_diff import diff_decode, word_alignment
-from tui.decode_scoring import char_error_rate, edit_distance, word_error_rate
+from tui.model.decode_diff import diff_decode, word_alignment
+from tui.model.decode_scoring import char_error_rate, edit_distance, word_error_rate
 
 VOCABULARY = "the a cat sat on mat dog ran nord sued regen grad".split()
 

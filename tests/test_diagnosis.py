@@ -6,10 +6,10 @@ import math
 import pytest
 
 from conftest import corpus_path, seed_path
-from tui.check_report import diagnose_target
+from tui.commands.check_report import diagnose_target
 from tui.diagnosis.engine import DiagnosisEngine
 from tui.readers import read_target
-from tui.run_model import RunModel
+from tui.model.run_model import RunModel
 from trainers.runlog import RunLog
 
 
@@ -121,7 +121,7 @@ def test_engine_reuses_unchanged_segments():
 def test_one_registry_holds_every_finding_its_thresholds_and_presets():
     from tui.diagnosis.config import DEFAULTS
     from tui.diagnosis.registry import KINDS, REGISTRY
-    from tui.launch.presets import load_presets
+    from tui.runs.presets import load_presets
 
     assert set(KINDS) == set(DEFAULTS) - {"common"}
     presets, problems = load_presets()
@@ -169,7 +169,7 @@ def test_one_noise_estimate_per_metric_in_a_report():
 
 
 def test_epochs_read_as_the_user_would():
-    from tui.number_format import when
+    from tui.model.number_format import when
 
     assert when(10.333333, 1234) == "epoch 10.3" and when(12.0, None) == "epoch 12" and when(None, 50) == "step 50"
 

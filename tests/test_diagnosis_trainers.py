@@ -7,15 +7,15 @@ from __future__ import annotations
 import pytest
 
 from run_helpers import PYTHON, wait_for
-from tui.check_report import diagnose_target
+from tui.commands.check_report import diagnose_target
 from tui.diagnosis.engine import DiagnosisEngine
 from tui.follow.target_follower import TargetFollower
-from tui.launch.launcher import launch_run
-from tui.launch.presets import get_preset, plan_restart
-from tui.launch.restart import propose_restart, restart_run
-from tui.launch.run_control import RunHandle
-from tui.run_commands import DEMO_ARGS
-from tui.run_model import RunModel
+from tui.runs.launcher import launch_run
+from tui.runs.presets import get_preset, plan_restart
+from tui.runs.restart import propose_restart, restart_run
+from tui.runs.run_control import RunHandle
+from tui.commands.run_commands import DEMO_ARGS
+from tui.model.run_model import RunModel
 
 CTC = [PYTHON, "-m", "trainers.ctc_reference", "--train_size", "48", "--val_size", "32", "--batch_size", "16",
        "--hidden", "128", "--decodes", "2"]
@@ -101,7 +101,7 @@ async def test_the_restart_key_offers_the_causes_whole_fix_lower_lr_from_scratch
     """r on a run that blew up from the start opens the presets on lower-lr resuming from none: a
     checkpoint of blown-up weights is no place to resume from."""
     pytest.importorskip("torch")
-    from tui.screens.action_screens import PresetScreen
+    from tui.app.screens.action_screens import PresetScreen
     from ui_helpers import make_app, settle, wait_for as wait_in_app
 
     record = launch_run(CTC + ["--lr", "50", "--clip", "0", "--epochs", "6"], root=str(tmp_path / "runs"),

@@ -7,13 +7,13 @@ import time
 import pytest
 
 from run_helpers import PYTHON, wait_for
-from tui.check_report import diagnose_target
+from tui.commands.check_report import diagnose_target
 from tui.follow.target_follower import TargetFollower
-from tui.launch.launcher import launch_run
-from tui.launch.restart import propose_restart, restart_run
-from tui.launch.run_control import RunHandle
-from tui.live_run import LiveRun
-from tui.run_commands import DEMO_ARGS
+from tui.runs.launcher import launch_run
+from tui.runs.restart import propose_restart, restart_run
+from tui.runs.run_control import RunHandle
+from tui.view.live_run import LiveRun
+from tui.commands.run_commands import DEMO_ARGS
 
 pytest.importorskip("torch")
 OVERFIT = [PYTHON, "-m", "trainers.ctc_reference", *DEMO_ARGS[:-4], "--epochs", "40"]  # the demo, unslowed

@@ -12,7 +12,7 @@ import pytest
 
 from tui.follow.file_follower import FileFollower
 from tui.follow.target_follower import TargetFollower
-from tui.records import MetricRecord, ResetRecord
+from tui.model.records import MetricRecord, ResetRecord
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -9,8 +9,8 @@ import sys
 from hypothesis import given, settings, strategies as st
 
 from tui.readers.log_reader import LogReader
-from tui.records import Record
-from tui.run_model import RunModel
+from tui.model.records import Record
+from tui.model.run_model import RunModel
 from tui.diagnosis.engine import DiagnosisEngine
 
 NAMES = ["events.jsonl", "training_log.csv", "metrics.json", "trainer_state.json", "train.log",

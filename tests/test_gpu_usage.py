@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from tui.gpu_usage import GPU_SCRIPT, NoGpu, describe_gpus, parse_gpu_report, read_gpus, run_here
-from tui.remote.remote_follower import RemoteFollower
-from tui.remote.remote_target import RemoteTarget
-from tui.widgets.run_header import RunHeader
+from tui.runs.gpu_usage import GPU_SCRIPT, NoGpu, describe_gpus, parse_gpu_report, read_gpus, run_here
+from tui.follow.remote_follower import RemoteFollower
+from tui.ssh.remote_target import RemoteTarget
+from tui.app.widgets.run_header import RunHeader
 from ui_helpers import make_app, wait_for
 
 TWO_GPUS = "GPU-aaaa, 87, 12390, 81559\nGPU-bbbb, 3, 1024, 81559\n"

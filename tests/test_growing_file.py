@@ -9,8 +9,8 @@ import time
 
 from tui.readers import read_target
 from tui.readers.log_reader import DETECT_BYTES, LogReader
-from tui.records import MetricRecord
-from tui.run_model import RunModel
+from tui.model.records import MetricRecord
+from tui.model.run_model import RunModel
 
 # The writer cuts every third line in two, with a pause between the halves, so the reader
 # really meets half-written lines.

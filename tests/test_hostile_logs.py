@@ -17,14 +17,14 @@ import traceback
 import pytest
 
 from tensorboard_logs import TensorBoardLog
-import tui.check_report  # noqa: F401  (imported here: a child running as another user cannot read /root's stdlib)
+import tui.commands.check_report  # noqa: F401  (imported here: a child running as another user cannot read /root's stdlib)
 from tui.cli import main
 from tui.follow.file_follower import FileFollower
 from tui.follow.target_follower import TargetFollower
 from tui.readers import read_target, resolve_target
 from tui.readers.line_buffer import MAX_LINE_BYTES, LineBuffer
-from tui.records import MetricRecord, ReaderNotice, RunStartRecord
-from tui.run_model import RunModel
+from tui.model.records import MetricRecord, ReaderNotice, RunStartRecord
+from tui.model.run_model import RunModel
 
 CHECK = [sys.executable, "-m", "tui", "check"]
 BIG = "9" * 400  # past float range as an int
@@ -425,7 +425,7 @@ def shared_dir():
 
 def _check_main(target: str) -> int:
     """`trainwatch check TARGET --json`, in process; its default stream was bound under pytest's capture."""
-    tui.check_report.write_json.__defaults__ = (sys.stdout,)
+    tui.commands.check_report.write_json.__defaults__ = (sys.stdout,)
     return main(["check", target, "--json"])
 
 

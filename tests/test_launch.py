@@ -10,14 +10,14 @@ import subprocess
 import pytest
 
 from run_helpers import PYTHON, events, wait_for
-from tui.launch.control_client import ControlError, parse_lr_request, send_command
-from tui.launch.launcher import LaunchError, launch_run
-from tui.launch.presets import PresetError, Preset, PresetChange, get_preset, plan_restart
-from tui.launch.restart import propose_restart
-from tui.launch.run_control import RunHandle, RunNotRunning, StopTimeouts
+from tui.runs.control_client import ControlError, parse_lr_request, send_command
+from tui.runs.launcher import LaunchError, launch_run
+from tui.runs.presets import PresetError, Preset, PresetChange, get_preset, plan_restart
+from tui.runs.restart import propose_restart
+from tui.runs.run_control import RunHandle, RunNotRunning, StopTimeouts
 from tui.follow.target_follower import TargetFollower
-from tui.launch.run_record import NotOurRun
-from tui.records import MetricRecord
+from tui.runs.run_record import NotOurRun
+from tui.model.records import MetricRecord
 
 from trainers.control import ControlChannel
 from trainers.runlog import RunLog

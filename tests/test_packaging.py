@@ -36,8 +36,8 @@ SHIPPED_THEMES = {"trainwatch-dark.yaml", "trainwatch-light.yaml", "trainwatch-h
 UI_SCRIPT = textwrap.dedent("""
     import asyncio, os, sys
     import tui
-    from tui.app import TrainWatch
-    from tui.theme_files import SHIPPED_THEMES_DIR
+    from tui.app.app import TrainWatch
+    from tui.view.theme_files import SHIPPED_THEMES_DIR
 
     async def main():
         app = TrainWatch(sys.argv[1], remember=False)
@@ -113,9 +113,9 @@ def test_every_colour_role_has_a_literal_default_equal_to_the_default_themes():
     ROLE_DEFAULTS: every role app.tcss uses has one, and they are the default theme's colours."""
     import re
 
-    from tui.theme_files import DEFAULT_THEME, ROLE_DEFAULTS, SHIPPED_THEMES_DIR, load_theme_file
+    from tui.view.theme_files import DEFAULT_THEME, ROLE_DEFAULTS, SHIPPED_THEMES_DIR, load_theme_file
 
-    css = open(os.path.join(REPO, "tui", "app.tcss"), encoding="utf-8").read()
+    css = open(os.path.join(REPO, "tui", "app", "app.tcss"), encoding="utf-8").read()
     textual_variables = {"accent", "background", "error", "foreground", "panel", "primary", "secondary",
                          "success", "surface", "warning", "boost"}
     used = {name for name in re.findall(r"\$([a-z][a-z-]*)", css) if name not in textual_variables}
@@ -129,7 +129,7 @@ def test_the_wheel_holds_the_themes_presets_and_css(installed):
                 for name in names if name.endswith(".whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"tui/themes/{name}" for name in SHIPPED_THEMES} <= names
-    assert {"tui/presets/regularize.yaml", "tui/presets/lower-lr.yaml", "tui/app.tcss"} <= names
+    assert {"tui/presets/regularize.yaml", "tui/presets/lower-lr.yaml", "tui/app/app.tcss"} <= names
     assert not [name for name in names if name.startswith(("tests/", "themes/"))]
 
 

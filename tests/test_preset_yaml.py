@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from run_helpers import PYTHON, wait_for
-from tui.launch.presets import PresetError, get_preset, parse_preset, plan_restart
-from tui.launch.restart import propose_restart, restart_run
-from tui.launch.run_control import RunHandle
-from tui.launch.launcher import launch_run
-from tui.yaml_documents import EditableYaml, YamlDocumentError, parse_yaml
+from tui.runs.presets import PresetError, get_preset, parse_preset, plan_restart
+from tui.runs.restart import propose_restart, restart_run
+from tui.runs.run_control import RunHandle
+from tui.runs.launcher import launch_run
+from tui.settings.yaml_documents import EditableYaml, YamlDocumentError, parse_yaml
 
 CONFIG = textwrap.dedent("""\
     # Training config for the speech model.

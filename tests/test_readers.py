@@ -9,8 +9,8 @@ import pytest
 from conftest import CORPUS, corpus_path, corpus_rows, seed_path
 from tensorboard_logs import TensorBoardLog
 from tui.readers import UnreadableLog, read_target
-from tui.records import DecodeRecord, MetricRecord, ReaderNotice, TextRecord
-from tui.run_model import RunModel
+from tui.model.records import DecodeRecord, MetricRecord, ReaderNotice, TextRecord
+from tui.model.run_model import RunModel
 from trainers.runlog import RunLog
 
 
@@ -252,7 +252,7 @@ def test_a_log_read_as_it_grows_reads_as_the_whole_file(corpus_id):
     counter before a Test: line, mmengine's training keys, a phase column): bytes fed in odd-sized
     pieces give the records of one whole read."""
     from tui.readers.log_reader import DETECT_BYTES, LogReader
-    from tui.records import RunStartRecord
+    from tui.model.records import RunStartRecord
     path = corpus_path(corpus_id)
     path = os.path.join(path, os.listdir(path)[0]) if os.path.isdir(path) else path
     with open(path, "rb") as handle:

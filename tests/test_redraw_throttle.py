@@ -1,7 +1,7 @@
 """The app's one pacing object: a burst of requests is one call now and one deferred call."""
 from __future__ import annotations
 
-from tui.redraw_throttle import Throttle
+from tui.app.redraw_throttle import Throttle
 
 
 def test_a_burst_costs_one_call_now_and_one_when_the_interval_has_passed():

@@ -18,14 +18,14 @@ import pytest
 
 from run_helpers import PYTHON, wait_for
 from tensorboard_logs import TensorBoardLog
-from tui.launch.launcher import launch_run
-from tui.launch.run_control import RunHandle, StopTimeouts
-from tui.records import AckRecord, MetricRecord, ResetRecord, StatusRecord
-from tui.remote.remote_follower import RemoteFollower
-from tui.remote.remote_run_host import SshRunHost
-from tui.remote.remote_target import RemoteTarget, parse_remote_target
-from tui.remote.ssh_connection import SshConnection, describe_ssh_failure
-from tui.remote.stream_protocol import StreamProtocolParser
+from tui.runs.launcher import launch_run
+from tui.runs.run_control import RunHandle, StopTimeouts
+from tui.model.records import AckRecord, MetricRecord, ResetRecord, StatusRecord
+from tui.follow.remote_follower import RemoteFollower
+from tui.ssh.ssh_run_host import SshRunHost
+from tui.ssh.remote_target import RemoteTarget, parse_remote_target
+from tui.ssh.ssh_connection import SshConnection, describe_ssh_failure
+from tui.ssh.stream_protocol import StreamProtocolParser
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = StopTimeouts(graceful=60, interrupt=10, terminate=5)

@@ -15,14 +15,14 @@ import time
 import pytest
 
 from run_helpers import PYTHON, events, wait_for
-from tui.check_report import diagnose_target
+from tui.commands.check_report import diagnose_target
 from tui.follow.target_follower import TargetFollower
-from tui.launch.launcher import launch_run
-from tui.launch.run_control import RunHandle
-from tui.live_run import LiveRun
-from tui.run_overview import describe_run
+from tui.runs.launcher import launch_run
+from tui.runs.run_control import RunHandle
+from tui.view.live_run import LiveRun
+from tui.view.run_overview import describe_run
 from ui_helpers import make_app, wait_for as wait_on_screen
-from tui.widgets.run_header import RunHeader
+from tui.app.widgets.run_header import RunHeader
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

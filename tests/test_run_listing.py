@@ -17,7 +17,7 @@ import pytest
 
 from run_helpers import another_user
 
-from tui.screens.run_picker_screen import RunPickerScreen
+from tui.app.screens.run_picker_screen import RunPickerScreen
 from ui_helpers import make_app, wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -25,13 +25,14 @@ import pytest
 
 from run_helpers import PYTHON, wait_for
 from tui.follow.target_follower import TargetFollower
-from tui.launch.control_client import ControlError, append_command, new_command
-from tui.launch.launcher import launch_run
-from tui.launch.process_state import process_start_ticks
-from tui.launch.run_control import RunHandle, StopTimeouts
-from tui.launch.run_record import load_run_record
-from tui.remote.remote_scripts import MARK, alive_script, shell_script, signal_script
-from tui.remote.ssh_connection import SshConnection
+from tui.runs.control_client import ControlError, append_command, new_command
+from tui.runs.launcher import launch_run
+from tui.runs.process_state import process_start_ticks
+from tui.runs.run_control import RunHandle, StopTimeouts
+from tui.runs.run_record import load_run_record
+from tui.runs.sh_scripts import MARK, shell_script
+from tui.ssh.remote_scripts import alive_script, signal_script
+from tui.ssh.ssh_connection import SshConnection
 
 from trainers.control import ControlChannel
 from trainers.runlog import RunLog
@@ -440,7 +441,7 @@ async def test_bare_trainwatch_follows_someone_elses_run_but_does_not_control_it
 
 
 def test_a_hostile_record_is_refused_with_one_line(tmp_path):
-    from tui.launch.run_record import NotOurRun, parse_run_record
+    from tui.runs.run_record import NotOurRun, parse_run_record
 
     base = {"trainwatch": 1, "name": "x", "command": ["true"], "cwd": "/"}
     for field, value in [("pid", "123"), ("pid", 1.5), ("pid", [123]), ("pid", 10**20), ("pid", True),
@@ -472,8 +473,8 @@ CHECKPOINTING_TRAINER = textwrap.dedent("""
 
 
 def test_a_group_member_cannot_plant_the_checkpoint_a_restart_resumes_from(throwaway_users):
-    from tui.launch.presets import PresetError
-    from tui.launch.restart import propose_restart
+    from tui.runs.presets import PresetError
+    from tui.runs.restart import propose_restart
 
     group = throwaway_users.group()
     member = throwaway_users(group=group)

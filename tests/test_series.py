@@ -6,7 +6,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.series import Series
+from tui.model.series import Series
 
 VALUES = st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.5, 0.5, 1.0])),
                   max_size=60)
@@ -48,8 +48,8 @@ def test_a_per_step_learning_rate_reads_as_its_changes():
 
 
 def test_long_curves_are_smoothed_over_every_point_then_bucketed():
-    from tui.chart_downsample import MAX_BUCKETS, display_curve
-    from tui.smoothing import debiased_ema
+    from tui.view.chart_downsample import MAX_BUCKETS, display_curve
+    from tui.model.smoothing import debiased_ema
 
     series = Series("loss")
     values = [1.0 / (1 + step / 100) + (5.0 if step == 12_345 else 0.0) for step in range(50_000)]
@@ -68,7 +68,7 @@ def test_long_curves_are_smoothed_over_every_point_then_bucketed():
 
 def test_a_constant_series_has_a_flat_sparkline():
     """Bucket means of one repeated value can differ in their last bit; the trend must stay flat."""
-    from tui.metric_rows import SPARK_BLOCKS, sparkline_text
+    from tui.view.metric_rows import SPARK_BLOCKS, sparkline_text
 
     assert sparkline_text([0.003] * 17, 6) == SPARK_BLOCKS[3] * 6
     assert sparkline_text([1.0, 2.0, 3.0], 3) == SPARK_BLOCKS[0] + SPARK_BLOCKS[len(SPARK_BLOCKS) // 2] + SPARK_BLOCKS[-1]

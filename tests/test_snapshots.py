@@ -7,7 +7,7 @@ import pytest
 
 from conftest import seed_path
 from ui_helpers import frozen_copy, make_app, settle
-from tui.theme_files import load_theme_specs
+from tui.view.theme_files import load_theme_specs
 
 SHIPPED_THEMES = sorted(spec.name for spec in load_theme_specs()[0])
 

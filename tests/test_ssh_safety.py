@@ -17,8 +17,8 @@ import time
 import pytest
 
 from run_helpers import another_user, wait_for
-from tui.remote import ssh_connection
-from tui.remote.ssh_connection import SSH_COMMAND_ENV, SshConnection, SshError
+from tui.ssh import ssh_connection
+from tui.ssh.ssh_connection import SSH_COMMAND_ENV, SshConnection, SshError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAINWATCH = os.path.join(os.path.dirname(sys.executable), "trainwatch")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tui.remote.ssh_connection import SSH_COMMAND_ENV
+from tui.ssh.ssh_connection import SSH_COMMAND_ENV
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAINWATCH = os.path.join(os.path.dirname(sys.executable), "trainwatch")
@@ -107,8 +107,8 @@ def _wait_screen(tmux: list[str], session: str, text: str, timeout: float) -> st
 def test_a_launched_run_survives_its_terminal_and_trainwatch_reattaches_with_control(tmp_path):
     """`trainwatch run` in tmux; the tmux session is killed; the run keeps training; bare
     `trainwatch` in a new terminal re-attaches to it and stops it with x, y."""
-    from tui.launch.run_control import RunHandle
-    from tui.run_listing import list_runs
+    from tui.runs.run_control import RunHandle
+    from tui.runs.run_listing import list_runs
 
     socket = str(tmp_path / "tmux.sock")
     tmux = ["tmux", "-S", socket]

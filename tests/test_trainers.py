@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from run_helpers import PYTHON, events, exercise_control, wait_for
-from tui.launch.launcher import launch_run
-from tui.launch.restart import propose_restart, restart_run
+from tui.runs.launcher import launch_run
+from tui.runs.restart import propose_restart, restart_run
 
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trainer_scripts")
 
@@ -46,7 +46,7 @@ def test_torch_ctc_trainer_is_controlled_and_restarted_with_flag_and_config_chan
     assert start["resumed_from"] == last and start["start_step"] == saved["state"]["step"]
     assert open(config).read().count("batch_size: 16") == 1  # the user's own config is untouched
     wait_for(lambda: events(child.run_dir, "metrics"), 120, "the child's metrics", child.run_dir)
-    from tui.launch.run_control import RunHandle
+    from tui.runs.run_control import RunHandle
 
     RunHandle(child.run_dir).stop()
 
@@ -67,7 +67,7 @@ def test_keras_trainer_is_controlled_and_restarted_with_regularize(tmp_path):
     assert start["config"]["dropout"] == 0.5 and start["config"]["weight_decay"] == pytest.approx(1e-3)
     assert start["resumed_from"].endswith("best.keras")
     wait_for(lambda: events(child.run_dir, "metrics"), 180, "the child's metrics", child.run_dir)
-    from tui.launch.run_control import RunHandle
+    from tui.runs.run_control import RunHandle
 
     RunHandle(child.run_dir).stop()
 

@@ -43,8 +43,8 @@ def test_tail_refuses_a_broken_config(tmp_path):
 
 def test_data_logic_of_the_ui_imports_no_textual():
     """Readers, following, the live run and everything the widgets are handed stay headless."""
-    code = ("import sys; import tui.follow.target_follower, tui.live_run, tui.run_overview, tui.metric_rows,"
-            " tui.chart_data, tui.chart_plot, tui.decode_diff, tui.theme_files, tui.user_config, tui.run_listing;"
+    code = ("import sys; import tui.follow.target_follower, tui.view.live_run, tui.view.run_overview, tui.view.metric_rows,"
+            " tui.view.chart_data, tui.view.chart_plot, tui.model.decode_diff, tui.view.theme_files, tui.settings.user_config, tui.runs.run_listing;"
             "print([m for m in ('textual', 'torch', 'tensorflow') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from tui.app import TrainWatch
+from tui.app.app import TrainWatch
 
 # A fixed "now", so the header's elapsed and "last write" texts never depend on the wall clock.
 FIXED_NOW = 1_800_000_000.0

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from tui.check_report import diagnose_target, print_table, report_document, write_json
+    from tui.commands.check_report import diagnose_target, print_table, report_document, write_json
     from tui.diagnosis.config import ConfigError, load_thresholds
     from tui.readers import UnreadableLog
 
@@ -72,7 +72,7 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if any(f.severity in ("warning", "critical") for f in findings) else 0
 
 
-# Commands that launch or act on runs; their code lives in tui/run_commands.py.
+# Commands that launch or act on runs; their code lives in tui/commands/run_commands.py.
 RUN_COMMANDS = ("run", "demo", "presets", "ls", "stop", "checkpoint", "lr", "restart")
 
 
@@ -83,15 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             return run_check(args)
         if args.command in RUN_COMMANDS:
-            from tui.run_commands import run_command
+            from tui.commands.run_commands import run_command
 
             return run_command(args)
         if args.command == "tail":
-            from tui.ui_command import run_ui
+            from tui.commands.ui_command import run_ui
 
             return run_ui(args.target, args.tail_theme or args.theme, args.config)
         if args.command is None:
-            from tui.ui_command import run_ui
+            from tui.commands.ui_command import run_ui
 
             return run_ui(None, args.theme, None)
     except KeyboardInterrupt:

@@ -176,10 +176,10 @@ def case_input(seed: int, index: int, logs: list[tuple[str, bytes]]) -> tuple[st
 
 def run_in_process(name: str, data: bytes, cuts: list[int], table: bool) -> None:
     """Reader, model, diagnosis and report, as `trainwatch check` and the live UI run them."""
-    from tui.check_report import print_table, report_document, write_json
+    from tui.commands.check_report import print_table, report_document, write_json
     from tui.diagnosis.engine import DiagnosisEngine
     from tui.readers import LogReader, UnreadableLog
-    from tui.run_model import RunModel
+    from tui.model.run_model import RunModel
 
     try:
         reader = LogReader(name, data[:64 * 1024])

@@ -74,7 +74,7 @@ def make_data(directory: str) -> dict[str, str]:
 OPEN_SCRIPT = textwrap.dedent("""
     import asyncio, sys, time
     started = float(sys.argv[2])
-    from tui.app import TrainWatch
+    from tui.app.app import TrainWatch
     async def main():
         app = TrainWatch(sys.argv[1], remember=False)
         async with app.run_test(size=(100, 30)) as pilot:
@@ -100,10 +100,10 @@ TENSORBOARD_SCRIPT = textwrap.dedent("""
 """)
 
 MEMORY_SCRIPT = textwrap.dedent("""
-    import tui.app  # a UI process: Textual is loaded too
-    from tui.live_run import LiveRun
+    import tui.app.app  # a UI process: Textual is loaded too
+    from tui.view.live_run import LiveRun
     from tui.follow.stream_decoder import FollowBatch
-    from tui.records import MetricRecord
+    from tui.model.records import MetricRecord
     live = LiveRun("memory", "trainwatch_jsonl")
     names = [f"metric_{i}" for i in range(10)]
     for start in range(0, 1_000_000, 10_000):
@@ -254,7 +254,7 @@ def check_corpus() -> tuple[float, int, float]:
     for path in files:
         subprocess.run([TRAINWATCH, "check", "--json", path], capture_output=True, cwd=REPO)
     total = time.perf_counter() - started
-    imports = run(PYTHON, "-c", "import time; t = time.perf_counter(); import tui.cli, tui.check_report; "
+    imports = run(PYTHON, "-c", "import time; t = time.perf_counter(); import tui.cli, tui.commands.check_report; "
                   "import sys; print(time.perf_counter() - t, 'textual' in sys.modules or 'torch' in sys.modules)")
     seconds, heavy = imports.split()
     if heavy == "True":
@@ -264,8 +264,8 @@ def check_corpus() -> tuple[float, int, float]:
 
 DECODE_SCRIPT = textwrap.dedent("""
     import random, time
-    from tui.decode_diff import diff_decode
-    from tui.decode_scoring import char_error_rate, word_error_rate
+    from tui.model.decode_diff import diff_decode
+    from tui.model.decode_scoring import char_error_rate, word_error_rate
     generator = random.Random(1500)
     words = "und tag bleiben kuehl sechs grad bayern region auch aber nord sued".split()
     reference = [generator.choice(words) for _ in range(1500)]

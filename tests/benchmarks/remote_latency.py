@@ -21,10 +21,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(HERE), os.path.dirname(os.path.dirname(HERE))]
 
 from ssh_server import start_ssh_server  # noqa: E402
-from tui.records import MetricRecord  # noqa: E402
-from tui.remote.remote_follower import RemoteFollower  # noqa: E402
-from tui.remote.remote_target import RemoteTarget  # noqa: E402
-from tui.remote.ssh_connection import SSH_COMMAND_ENV  # noqa: E402
+from tui.model.records import MetricRecord  # noqa: E402
+from tui.follow.remote_follower import RemoteFollower  # noqa: E402
+from tui.ssh.remote_target import RemoteTarget  # noqa: E402
+from tui.ssh.ssh_connection import SSH_COMMAND_ENV  # noqa: E402
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -7,10 +7,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from tui.user_config import UserConfigError, read_user_config, user_config_path
-from tui.yaml_documents import YamlDocumentError, key_text, read_yaml_file, value_text
+from tui.settings.user_config import UserConfigError, read_user_config, user_config_path
+from tui.settings.yaml_documents import YamlDocumentError, key_text, read_yaml_file, value_text
 
-# Every threshold the rules use. `trainwatch check --config FILE` or the user's config.yaml (tui.user_config)
+# Every threshold the rules use. `trainwatch check --config FILE` or the user's config.yaml (tui.settings.user_config)
 # may override any of them under a top-level `diagnosis:` key, e.g.
 #   diagnosis:
 #     plateau: {patience_fraction: 0.3}

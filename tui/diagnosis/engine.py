@@ -6,7 +6,7 @@ from tui.diagnosis.finding import SEVERITIES, Finding
 from tui.diagnosis.registry import REGISTRY, ordered, resolve_causes, with_fix
 from tui.diagnosis.rules_training import check_data_warning
 from tui.diagnosis.segment_view import SegmentView
-from tui.run_model import RunModel, Segment
+from tui.model.run_model import RunModel, Segment
 
 
 class DiagnosisEngine:

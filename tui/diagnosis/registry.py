@@ -10,7 +10,7 @@ from tui.diagnosis.finding import SEVERITIES, Finding
 from tui.diagnosis.rules_schedule import check_lr_oscillation, check_lr_wasted, check_resume_collapse
 from tui.diagnosis.rules_training import (check_blank_collapse, check_class_imbalance, check_divergence,
                                           check_small_val_set)
-from tui.number_format import when
+from tui.model.number_format import when
 from tui.diagnosis.rules_validation import check_no_learning, check_overfitting, check_plateau, check_unstable_val
 
 

@@ -8,7 +8,7 @@ from tui.diagnosis.finding import Finding
 from tui.diagnosis.rules_validation import lasting_values
 from tui.diagnosis.segment_view import Curve, SegmentView
 from tui.diagnosis.signal import gain, margin
-from tui.number_format import fmt, int_or_none, when
+from tui.model.number_format import fmt, int_or_none, when
 
 Thresholds = dict[str, dict]
 

@@ -8,8 +8,8 @@ from statistics import mean, median
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.segment_view import SegmentView
 from tui.diagnosis.signal import margin, noise_level
-from tui.number_format import finite_or_none, fmt, int_or_none, when
-from tui.run_model import RunModel
+from tui.model.number_format import finite_or_none, fmt, int_or_none, when
+from tui.model.run_model import RunModel
 
 Thresholds = dict[str, dict]
 # Losses that cannot be negative: a negative value means the loss computation is broken.

@@ -11,8 +11,8 @@ from tui.diagnosis.finding import Finding
 from tui.diagnosis.segment_view import Curve, SegmentView, align, per_evaluation
 from tui.diagnosis.signal import (best_index, gain, kendall_tau, margin, median_spread, noise_level, printed_step,
                                   quantum, theil_sen_slope)
-from tui.smoothing import debiased_ema
-from tui.number_format import fmt, int_or_none
+from tui.model.smoothing import debiased_ema
+from tui.model.number_format import fmt, int_or_none
 
 Thresholds = dict[str, dict]
 

@@ -6,11 +6,11 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 
-from tui.metric_names import main_metric_rank
+from tui.model.metric_names import main_metric_rank
 from tui.diagnosis.signal import noise_level, quantum
-from tui.number_format import when
-from tui.run_model import RunModel, Segment
-from tui.series import Series
+from tui.model.number_format import when
+from tui.model.run_model import RunModel, Segment
+from tui.model.series import Series
 
 
 TRUSTED_MIN_SAMPLES = 30

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from tui.readers.line_buffer import LineBuffer
 from tui.readers.log_reader import DETECT_BYTES, LogReader, format_from_name
-from tui.records import ReaderNotice, Record
+from tui.model.records import ReaderNotice, Record
 
 
 # What happened to a followed file, said the same way whether it is here or over ssh.

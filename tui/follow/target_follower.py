@@ -9,15 +9,16 @@ from collections.abc import Iterator
 from tui.follow.change_signal import SAFETY_POLL_SECONDS, ChangeSignal
 from tui.follow.file_follower import FileFollower
 from tui.follow.stream_decoder import FollowBatch
-from tui.launch.run_record import NotOurRun, RunRecord, is_run_dir, load_run_record
+from tui.runs.gpu_usage import run_here
+from tui.runs.run_control import RunHandle
+from tui.runs.run_record import OUTPUT_FILE_NAMES, NotOurRun, RunRecord, is_run_dir, load_run_record
 from tui.readers.log_reader import DETECT_BYTES, LogReader, UnreadableLog, resolve_target
 from tui.readers.regular_file import open_regular
-from tui.records import MetricRecord, ReaderNotice, StatusRecord
+from tui.model.records import MetricRecord, ReaderNotice, StatusRecord
 
 from trainers.runlog import EVENT_LOG_NAME
 
 # A run directory's captured output, shown on the output key; read as text, never parsed for metrics.
-OUTPUT_FILE_NAMES = ("stdout.log", "stderr.log")
 # New lines are read at most this often (the UI redraws at most every 50 ms anyway).
 MIN_BATCH_INTERVAL_SECONDS = 0.02
 # A log bigger than this is first shown from its first and last lines while the worker reads it all.
@@ -80,8 +81,21 @@ class TargetFollower:
                 pass
         self._printed_metrics: FileFollower | None = None
         self.trainer_logged = False  # the event log holds something the trainer wrote
+        self._handle: RunHandle | None = None
 
     host = None  # followed here; a RemoteFollower names its host
+    synced_once = True  # a local file is read through on the first look
+
+    def run_on_host(self, script: str) -> str:
+        return run_here(script)
+
+    def run_handle(self) -> RunHandle | None:
+        """A run directory's handle, made once (from the record the follower read) and kept current."""
+        if self._handle is None and self.record is not None:
+            self._handle = RunHandle(self.target)  # the trusted load: NotOurRun for one we may not act on
+        if self._handle is not None and self.record is not None:
+            self._handle.record = self.record
+        return self._handle
 
     @property
     def source(self) -> str:

@@ -6,10 +6,10 @@ import math
 import os
 import re
 
-from tui.metric_names import evaluation_roles
+from tui.model.metric_names import evaluation_roles
 from tui.readers.parser_base import LineParser
 from tui.readers.values import as_count, number_in, to_float
-from tui.records import DecodeRecord, MetricRecord, ReaderNotice, Record, RunStartRecord
+from tui.model.records import DecodeRecord, MetricRecord, ReaderNotice, Record, RunStartRecord
 
 _STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps")
 _EPOCH_COLUMNS = ("epoch", "epochs")

@@ -5,7 +5,7 @@ import json
 
 from tui.readers.parser_base import WholeFileParser
 from tui.readers.values import record_from_mapping
-from tui.records import ReaderNotice, Record
+from tui.model.records import ReaderNotice, Record
 
 # The closing summary entry repeats averages over the whole run; it is not a point in time.
 SUMMARY_KEYS = ("train_runtime", "total_flos")

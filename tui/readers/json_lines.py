@@ -6,9 +6,9 @@ import json
 from tui.readers.parser_base import LineParser
 from dataclasses import replace
 
-from tui.metric_names import parse_metric_name
+from tui.model.metric_names import parse_metric_name
 from tui.readers.values import JSON_ERRORS, record_from_mapping
-from tui.records import MetricRecord, ReaderNotice, Record
+from tui.model.records import MetricRecord, ReaderNotice, Record
 
 # Keys of an mmengine training row (LoggerHook's scalars.json); its evaluation rows carry none of them.
 _MMENGINE_TRAINING_KEYS = ("iter", "lr", "loss")

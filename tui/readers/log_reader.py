@@ -19,7 +19,7 @@ from tui.readers.regular_file import kind_of, open_regular, read_whole
 from tui.readers.tensorboard_events import TensorBoardEventParser
 from tui.readers.text_log import TextLogParser
 from tui.readers.values import JSON_ERRORS
-from tui.records import MetricRecord, ReaderNotice, Record, ResetRecord
+from tui.model.records import MetricRecord, ReaderNotice, Record, ResetRecord
 
 from trainers.runlog import EVENT_LOG_NAME
 

@@ -6,7 +6,7 @@ import re
 
 from tui.readers.parser_base import LineParser
 from tui.readers.values import as_count, to_float
-from tui.records import MetricRecord, Record
+from tui.model.records import MetricRecord, Record
 
 LINE_RE = re.compile(r"^\s*(\d{9,14})\s+(\S+)\s+(-?\d+)\s*$")
 

@@ -17,7 +17,7 @@ import math
 
 from tui.readers.parser_base import LineParser
 from tui.readers.values import JSON_ERRORS, as_count, to_float
-from tui.records import MetricRecord, ReaderNotice, Record
+from tui.model.records import MetricRecord, ReaderNotice, Record
 
 MLLOG_TAG = ":::MLLOG"
 # Where the rules place an event in the run (mlperf_logging.mllog.constants).

@@ -6,7 +6,7 @@ from typing import Any
 
 from tui.readers.parser_base import LineParser
 from tui.readers.values import COUNT_LIMIT, JSON_ERRORS, as_count, to_float
-from tui.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord,
+from tui.model.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord,
                          ReaderNotice, Record, RunStartRecord, StatusRecord, TextRecord)
 
 

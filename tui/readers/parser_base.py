@@ -1,7 +1,7 @@
 """The three shapes a format parser can take; every reader is one of them."""
 from __future__ import annotations
 
-from tui.records import Record
+from tui.model.records import Record
 
 
 class LineParser:

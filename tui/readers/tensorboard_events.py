@@ -9,7 +9,7 @@ import struct
 
 from tui.readers.crc32c import masked_crc32c
 from tui.readers.parser_base import StreamParser
-from tui.records import MetricRecord, ReaderNotice, Record
+from tui.model.records import MetricRecord, ReaderNotice, Record
 
 _HEADER = struct.Struct("<QI")  # record length, masked CRC of the length
 _FOOTER = struct.Struct("<I")  # masked CRC of the data

@@ -13,7 +13,7 @@ import warnings
 
 from tui.readers.parser_base import LineParser
 from tui.readers.values import JSON_ERRORS, as_count, record_from_mapping, to_float
-from tui.records import DatasetSizeRecord, DecodeRecord, MetricRecord, Record, TextRecord
+from tui.model.records import DatasetSizeRecord, DecodeRecord, MetricRecord, Record, TextRecord
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _KERAS_EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*(\d+)\s*$")

@@ -5,7 +5,7 @@ import math
 import re
 from typing import Any, Mapping
 
-from tui.records import MetricRecord
+from tui.model.records import MetricRecord
 
 # Keys that place a record in time rather than measure anything.
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "num_updates", "valid_num_updates", "train_num_updates",

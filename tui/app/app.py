@@ -1,0 +1,506 @@
+"""The trainwatch application: follows a run and shows metrics, charts, findings, decodes and output."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from rich.text import Text
+from textual import events, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.theme import Theme
+from textual.timer import Timer
+from textual.widgets import Footer, Log
+from textual.worker import Worker, WorkerState
+
+from tui.view.chart_data import key_charts
+from tui.follow.stream_decoder import FollowBatch
+from tui.follow.follower import Follower
+from tui.follow.open_target import open_target
+from tui.runs.gpu_usage import GPU_POLL_SECONDS, NoGpu, read_gpus
+from tui.app.messages import GpusRead, RecordsRead, RunLoaded
+from tui.runs.run_control import RunHandle, StopTimeouts
+from tui.runs.run_record import NotOurRun
+from tui.ssh.ssh_connection import SshError
+from tui.view.live_run import LiveRun
+from tui.view.metric_rows import metric_rows
+from tui.runs.run_listing import list_runs
+from tui.app.redraw_throttle import Throttle
+from tui.app.run_control_flow import RunControlFlow
+from tui.view.run_overview import describe_run, seconds_until_change
+from tui.app.screens.help_screen import HelpScreen
+from tui.app.screens.run_picker_screen import RunPickerScreen
+from tui.app.textual_themes import textual_theme
+from tui.view.theme_files import DEFAULT_THEME, load_theme_specs
+from tui.settings.user_config import UserConfigError, remember_theme, remembered_theme
+from tui.app.widgets.decodes_panel import DecodesPanel
+from tui.app.widgets.findings_panel import FindingsPanel
+from tui.app.widgets.metric_chart import MetricChart
+from tui.app.widgets.metrics_table import MetricsTable
+from tui.app.widgets.run_header import RunHeader
+
+# TensorBoard's slider stops, cycled with `s`; `+`/`-` step by 0.05 in between.
+SMOOTHING_STOPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
+# The screen is redrawn at most this often, however fast records arrive; the diagnosis less often.
+MIN_REDRAW_SECONDS = 0.05
+MIN_CHART_SECONDS = 0.25
+MIN_DIAGNOSIS_SECONDS = 0.5
+NARROW_WIDTH = 90  # below this the findings panel shares the width instead of keeping 38 columns
+PANELS = {"metrics": "#metrics-box", "charts": "#charts", "findings": "#findings-box", "decodes": "#decodes-box",
+          "output": "#output-box"}
+WORKER_TASKS = {"tail": "reading the log", "gpus": "reading the GPU use", "control": "a control command"}
+
+
+class TrainWatch(RunControlFlow, App[None]):
+    """One run on one screen. The App owns the LiveRun; widgets are handed what to show."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "trainwatch"
+    # The footer shows the short description; help shows the tooltip, the whole sentence.
+    BINDINGS = [
+        Binding("q", "quit", "quit", tooltip="quit trainwatch (the run keeps going)"),
+        Binding("question_mark,f1", "help", "help", key_display="?", tooltip="this help"),
+        Binding("x", "control('stop')", "stop", tooltip="stop the run (graceful first)"),
+        Binding("l", "control('lr')", "LR", tooltip="change the learning rate of the running job"),
+        Binding("r", "control('restart')", "restart", tooltip="restart with a preset"),
+        Binding("p", "control('presets')", "presets", tooltip="pick a preset"),
+        Binding("k", "control('checkpoint')", "checkpoint", tooltip="checkpoint now"),
+        Binding("s", "cycle_smoothing", "smooth", tooltip="cycle chart smoothing 0 / .6 / .8 / .9 / .95 / .99"),
+        Binding("plus,equals_sign", "smoothing(0.05)", "smoothing +", show=False, key_display="+",
+                tooltip="smooth the charts more (+0.05)"),
+        Binding("minus", "smoothing(-0.05)", "smoothing -", show=False, key_display="-",
+                tooltip="smooth the charts less (-0.05)"),
+        Binding("m", "toggle_panel('metrics')", "metrics", show=False, tooltip="show/hide the metrics table"),
+        Binding("c", "toggle_panel('charts')", "charts", tooltip="show/hide the charts"),
+        Binding("f", "toggle_panel('findings')", "findings", show=False, tooltip="show/hide the findings"),
+        Binding("d", "toggle_panel('decodes')", "decodes", tooltip="show/hide the sample decodes"),
+        Binding("o", "toggle_panel('output')", "output", tooltip="show/hide the run's own output"),
+        Binding("t", "next_theme", "theme", tooltip="next trainwatch theme (remembered)"),
+    ]
+
+    smoothing: reactive[float] = reactive(0.6)
+
+    def __init__(self, target: str | None = None, *, theme: str | None = None, clock: Callable[[], float] = time.time,
+                 host: str | None = None, thresholds: dict | None = None, runs_root: str = "runs",
+                 poll_seconds: float = 1.0, remember: bool = True, stop_timeouts: StopTimeouts | None = None,
+                 follower: Follower | None = None) -> None:
+        # Read before App.__init__, which already asks for the theme variable defaults.
+        self._theme_specs, self.theme_errors = load_theme_specs(check=textual_theme)
+        self._dark_defaults = next((dict(spec.variables) for spec in self._theme_specs
+                                    if spec.name == DEFAULT_THEME), {})
+        super().__init__()
+        self.target = target
+        self.clock = clock
+        self.host = host or socket.gethostname()
+        self.thresholds = thresholds
+        self.runs_root = runs_root
+        self.poll_seconds = poll_seconds
+        self.remember = remember  # tests turn it off so they never write the user's config
+        self.live: LiveRun | None = None
+        self.follower: Follower | None = None
+        self._prepared_follower = follower  # the target the CLI already opened (a remote one connected)
+        self.theme_names: list[str] = []
+        for spec in self._theme_specs:
+            self.register_theme(textual_theme(spec))
+            self.theme_names.append(spec.name)
+        self._wanted_theme = theme
+        # Redraws coalesce however fast records arrive; charts and the diagnosis are paced slower.
+        self._redraws = Throttle(MIN_REDRAW_SECONDS, self._redraw, self._later)
+        self._chart_draws = Throttle(MIN_CHART_SECONDS, self._draw_charts, self._later)
+        self._diagnoses = Throttle(MIN_DIAGNOSIS_SECONDS, self._diagnose, self._later)
+        self._header_timer: Timer | None = None
+        self.run_active = False  # the followed run is running or its log is being written (the header says)
+        self.gpu_text = ""  # "GPU 87% · 12.1/79.6 GiB" for the run's machine, while it runs
+        self.stop_timeouts = stop_timeouts or StopTimeouts()
+        self.run_handle: RunHandle | None = None  # set when the followed target is a launched run
+        self._applicable: tuple[tuple | None, set[str]] = (None, set())  # (command, cwd) -> presets that apply
+        self.pending: dict[str, str] = {}  # command id -> what was asked, until the trainer acknowledges
+        self.parent_live: LiveRun | None = None  # after a restart: the run it came from, for comparison
+        self.chosen_preset: str | None = None
+        self.first_screen_at: float | None = None  # when a screen with data was first drawn (benchmarks)
+        self.history_loaded_at: float | None = None  # when the whole history was in
+        self.failure: str | None = None  # the line a worker's error ended the app with
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Textual's notify, plain text by default: messages carry paths, run and metric names and
+        log text, and a `[/bold]` in any of them must show as written, not end the app."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised ends the app with exit code 1 and one line in ``failure``, which the
+        CLI prints once the screen has closed (Textual's own handling would print a traceback with
+        locals). Ours run with exit_on_error=False so that this is the only handling."""
+        if event.state != WorkerState.ERROR or self.failure is not None:
+            return  # the first failure is the one to tell
+        error = event.worker.error
+        detail = (str(error).strip().splitlines() or [""])[0]
+        task = WORKER_TASKS.get(event.worker.group, event.worker.name)
+        self.failure = f"trainwatch: {task} failed: {type(error).__name__}" + (f": {detail}" if detail else "")
+        self.exit(return_code=1)
+
+    # Themes ------------------------------------------------------------------------------------
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # Textual's own themes know nothing of our colour roles; they borrow the default theme's.
+        return dict(self._dark_defaults)
+
+    def _apply_start_theme(self) -> None:
+        wanted = self._wanted_theme
+        if wanted and wanted in self.available_themes:
+            self.theme = wanted
+        elif DEFAULT_THEME in self.available_themes:
+            self.theme = DEFAULT_THEME
+        if wanted and wanted not in self.available_themes:
+            self.notify(f"unknown theme {wanted!r}; themes: {', '.join(self.theme_names)}", severity="warning")
+        elif wanted and self.remember and wanted != remembered_theme():
+            self._theme_changed(self.current_theme)  # chosen with --theme: remember it like a switch
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if self.remember:
+            try:
+                remember_theme(theme.name)
+            except (OSError, UserConfigError) as error:
+                self.notify(f"could not save the theme choice: {error}", severity="warning")
+
+    # Layout ------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                with Vertical(id="metrics-box"):
+                    yield MetricsTable(id="metrics")
+                with VerticalScroll(id="decodes-box"):
+                    yield DecodesPanel(id="decodes")
+                with Vertical(id="output-box"):
+                    yield Log(id="output", max_lines=2000, auto_scroll=True)
+            with VerticalScroll(id="findings-box"):
+                yield FindingsPanel(id="findings")
+        with Horizontal(id="charts"):
+            yield MetricChart(id="chart-loss")
+            yield MetricChart(id="chart-metric")
+            yield MetricChart(id="chart-lr")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply_start_theme()
+        for error in self.theme_errors:
+            self.notify(error, severity="warning")
+        self.query_one("#metrics-box").border_title = "metrics"
+        self.query_one("#findings-box").border_title = "findings"
+        self.query_one("#decodes-box").border_title = "decodes"
+        self.query_one("#output-box").border_title = "run output (o to hide)"
+        self.query_one("#output-box").display = False
+        for chart_id, title in (("chart-loss", "loss: train / val"), ("chart-metric", "main metric"),
+                                ("chart-lr", "learning rate")):
+            self.query_one(f"#{chart_id}").border_title = title
+        self.query_one(FindingsPanel).show_findings([], diagnosed=False)
+        self._fit_layout(self.size.width)
+        self._schedule_header_tick()
+        if self.target is not None:
+            self.start_following(self.target)
+        else:
+            self._pick_run()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_layout(event.size.width)
+
+    def _fit_layout(self, width: int) -> None:
+        self.screen.set_class(width < NARROW_WIDTH, "-narrow")
+
+    def _pick_run(self) -> None:
+        runs = list_runs(self.runs_root, self.clock())
+        readable = [run for run in runs if run.readable]
+        live = [run for run in readable if run.live]
+        broken = [run for run in runs if not run.readable]  # shown in the picker, never followed
+        if len(live) > 1 or (broken and not readable):
+            self.push_screen(RunPickerScreen(live + broken, self.clock()), self._picked_run)
+        elif readable:
+            self.start_following((live or readable)[0].path)
+        else:
+            self.notify(f"no runs under ./{self.runs_root}; use `trainwatch tail FILE`", severity="error")
+
+    def _picked_run(self, path: str | None) -> None:
+        if path is None:
+            self.exit()
+        else:
+            self.start_following(path)
+
+    # Following ---------------------------------------------------------------------------------
+
+    def start_following(self, target: str) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+        self.target = target
+        self.pending = {}
+        self.run_handle = None
+        prepared, self._prepared_follower = self._prepared_follower, None
+        # The CLI opened its target already (and may have connected over ssh); one the user picks here
+        # is opened the same way, its remote connection made by the worker.
+        self.follower = prepared if prepared is not None else open_target(target, poll_seconds=self.poll_seconds)
+        self._adopt_run_handle()
+        self.live = LiveRun(self.follower.source, "", self.thresholds)  # empty until the worker hands one over
+        self.gpu_text = ""
+        self.tail_run(self.follower)
+        self.watch_gpus(self.follower)
+
+    @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
+    def tail_run(self, follower: Follower) -> None:
+        """Follow the target. The history already in the log (maybe millions of lines) is read and
+        diagnosed here, off the UI thread, and handed over whole; a big file's end is shown first.
+        After that, each new batch goes to the UI as it is read."""
+        preview = follower.preview()
+        if preview is not None:
+            shown = self._new_live(follower)
+            shown.apply(preview, self.clock())
+            shown.initial_read_done = shown.partial = True
+            self.post_message(RunLoaded(shown, follower, complete=False))
+        live = self._new_live(follower)
+        loading = True
+        for batch in follower.batches():
+            if not loading:
+                self.post_message(RecordsRead(batch, follower))
+                continue
+            live.apply(batch, self.clock())
+            if batch.notices or batch.connection is not None:  # news and the link's state: shown at once
+                self.post_message(RecordsRead(FollowBatch(notices=batch.notices, connection=batch.connection),
+                                              follower))
+            if batch.more:
+                continue
+            loading = False
+            live.model.format_name = live.model.format_name or follower.format_name
+            live.initial_read_done = True
+            live.diagnose()
+            key_charts(live.model, self.smoothing)  # folds long curves into their display buckets here
+            self.post_message(RunLoaded(live, follower, complete=True))
+
+    @work(thread=True, exclusive=True, group="gpus", exit_on_error=False)
+    def watch_gpus(self, follower: Follower) -> None:
+        """While the run is live, read its machine's GPU use every GPU_POLL_SECONDS (over ssh for a
+        remote run). A machine without nvidia-smi is asked once; a failed read is tried again later."""
+        wait = 1.0  # soon after the run shows as live, then every GPU_POLL_SECONDS
+        while not follower.wait_stopped(wait):
+            text = ""
+            if self.run_active and follower.synced_once:
+                handle = self.run_handle
+                try:
+                    text = read_gpus(follower.run_on_host, run_group=handle.record.pid if handle is not None else None)
+                except NoGpu:
+                    return
+                except (OSError, subprocess.SubprocessError, SshError):
+                    pass  # asked again next time; the header just shows no GPU meanwhile
+            self.post_message(GpusRead(text, follower))
+            wait = GPU_POLL_SECONDS
+
+    def on_gpus_read(self, message: GpusRead) -> None:
+        if self._taken_down_or_stale(message) or message.text == self.gpu_text:
+            return
+        self.gpu_text = message.text
+        self._refresh_header()
+
+    def _taken_down_or_stale(self, message: GpusRead | RunLoaded | RecordsRead) -> bool:
+        """A worker's message that must not be drawn: quitting began (the widgets are being taken
+        down), or it is about a target no longer followed (a restart moved on to the child run)."""
+        return not self.is_running or message.follower is not self.follower
+
+    def _new_live(self, follower: Follower) -> LiveRun:
+        return LiveRun(follower.source, follower.format_name, self.thresholds)
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        if self._taken_down_or_stale(message):
+            return
+        live = message.live
+        live.connection = live.connection or (self.live.connection if self.live is not None else "")
+        self.live = live
+        self._adopt_run_handle()
+        if self.pending:
+            self._settle_pending(live)
+        output = self.query_one("#output", Log)
+        output.clear()
+        output.write_lines(list(live.output))
+        if message.complete:
+            self.history_loaded_at = time.monotonic()
+        elif live.model.record_count:
+            self.notify("showing the end of a big log while its full history loads", timeout=4)
+        self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count),
+                                                    partial=live.partial, presets=self.applicable_presets())
+        self._request_redraw(immediate=True)
+
+    def on_records_read(self, message: RecordsRead) -> None:
+        live = self.live
+        if live is None or self._taken_down_or_stale(message):
+            return
+        batch = message.batch
+        live.apply(batch, self.clock())
+        self._adopt_run_handle()
+        if self.pending:
+            self._settle_pending(live)
+        if not live.model.format_name and self.follower is not None:
+            live.model.format_name = self.follower.format_name
+        if batch.output_lines:
+            self.query_one("#output", Log).write_lines(batch.output_lines)
+        for notice in batch.notices[-3:]:
+            self.notify(notice, severity="warning", timeout=6)
+        self._request_redraw()
+
+    def _adopt_run_handle(self) -> None:
+        """A remote target names its log only once connected, and a remote run directory becomes
+        controllable once its run record has arrived: asked again at each batch."""
+        follower = self.follower
+        if follower is None:
+            return
+        if self.live is not None and follower.source:
+            self.live.model.source = follower.source
+        try:
+            self.run_handle = follower.run_handle()
+        except NotOurRun as error:
+            self.notify(str(error), severity="warning")
+
+    @property
+    def settled(self) -> bool:
+        """Everything read so far is on screen and diagnosed (tests and benchmarks wait for this)."""
+        live = self.live
+        return (live is not None and live.initial_read_done and not self._redraws.pending
+                and not self._chart_draws.pending and not self._diagnoses.pending and not live.diagnosis_stale)
+
+    def on_unmount(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+
+    # Drawing -----------------------------------------------------------------------------------
+
+    def _later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """A deferred redraw, skipped when it comes due after quitting began: the widgets it
+        draws into are being taken down by then."""
+        def unless_quitting() -> None:
+            if self.is_running:
+                callback()
+        return self.set_timer(delay, unless_quitting)
+
+    def _request_redraw(self, immediate: bool = False) -> None:
+        """A burst of batches costs one redraw per MIN_REDRAW_SECONDS; ``immediate`` (a whole history
+        handed over) draws and diagnoses at once."""
+        if immediate:
+            self._diagnoses.request(now=True)
+        self._redraws.request(now=immediate)
+
+    def _redraw(self) -> None:
+        live = self.live
+        if live is None:
+            return
+        self.query_one(MetricsTable).show_rows(metric_rows(live.model))
+        self._chart_draws.request()
+        if self.first_screen_at is None and live.model.record_count:
+            self.first_screen_at = time.monotonic()
+        current = live.model.current
+        decodes = current.decodes or next((s.decodes for s in reversed(live.model.segments) if s.decodes), [])
+        self.query_one(DecodesPanel).show_decodes(decodes, live.model.decode_count)
+        # A log without decodes gives their room to the metrics table.
+        self.query_one("#decodes-box").set_class(not live.model.decode_count, "-empty")
+        if live.diagnosis_stale or self._diagnoses.due():
+            self._diagnoses.request()
+        self._refresh_header()
+        self._schedule_header_tick()  # a new write restarts the "last write" clock
+
+    def _diagnose(self) -> None:
+        live = self.live
+        if live is None:
+            return
+        if live.diagnose() or not live.findings:
+            self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count),
+                                                        partial=live.partial, presets=self.applicable_presets())
+
+    def _draw_charts(self) -> None:
+        """Charts follow a fast run at most every MIN_CHART_SECONDS (the table and header keep up at
+        every redraw): drawing braille for three charts is most of what a redraw costs."""
+        if self.live is None or not self.query_one("#charts").display:
+            return
+        charts = key_charts(self.live.model, self.smoothing)
+        if self.parent_live is not None:
+            _add_parent_lines(charts, key_charts(self.parent_live.model, self.smoothing))
+        for chart_id, chart in zip(("chart-loss", "chart-metric", "chart-lr"), charts):
+            widget = self.query_one(f"#{chart_id}", MetricChart)
+            if chart_id == "chart-metric" and not chart.empty:
+                widget.border_title = Text(chart.title)  # a metric's name: never markup
+            widget.chart = chart
+
+    def _refresh_header(self) -> None:
+        header = self.query_one(RunHeader)
+        header.smoothing = self.smoothing
+        header.pending = ", ".join(self.pending.values())
+        if self.live is not None:
+            name = self.run_handle.record.name if self.run_handle is not None else None
+            host = (self.follower.host if self.follower is not None else None) or self.host
+            overview = describe_run(self.live, self.clock(), host, name=name, gpu=self.gpu_text, run=self.run_handle)
+            self.run_active = overview.state in ("running", "live")
+            if overview != header.overview:  # the clock ticks every second; repaint only on change
+                header.overview = overview
+
+    def _schedule_header_tick(self) -> None:
+        """Wake for the header exactly when its time texts change, not every second: an idle UI
+        then costs close to nothing."""
+        if self._header_timer is not None:
+            self._header_timer.stop()
+        delay = 1.0 if self.live is None else seconds_until_change(self.live, self.clock())
+        self._header_timer = self._later(delay, self._header_tick)
+
+    def _header_tick(self) -> None:
+        self._refresh_header()
+        self._schedule_header_tick()
+
+    def watch_smoothing(self) -> None:
+        self._chart_draws.request(now=True)
+        if self.is_mounted:
+            self.query_one(RunHeader).smoothing = self.smoothing
+
+    # Actions -----------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_help()))
+
+    def key_help(self) -> list[tuple[str, str, str]]:
+        rows = []
+        for binding in self.BINDINGS:
+            key = binding.key_display or binding.key.split(",")[0]
+            note = "launched runs only" if binding.action.startswith("control(") else ""
+            rows.append((key, binding.tooltip or binding.description, note))
+        rows.append(("ctrl+p", "command palette: any theme, every key", ""))
+        return rows
+
+    def action_cycle_smoothing(self) -> None:
+        later = [stop for stop in SMOOTHING_STOPS if stop > self.smoothing + 1e-9]
+        self.smoothing = later[0] if later else SMOOTHING_STOPS[0]
+
+    def action_smoothing(self, delta: float) -> None:
+        self.smoothing = round(min(max(self.smoothing + delta, 0.0), 0.99), 2)
+
+    def action_toggle_panel(self, panel: str) -> None:
+        widget = self.query_one(PANELS[panel])
+        widget.display = not widget.display
+        if panel == "output" and widget.display:
+            self.query_one("#decodes-box").display = False
+        elif panel == "output":
+            self.query_one("#decodes-box").display = True
+        if panel == "charts" and widget.display:
+            self._chart_draws.request(now=True)
+
+    def action_next_theme(self) -> None:
+        names = self.theme_names or list(self.available_themes)
+        position = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(position + 1) % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+
+def _add_parent_lines(charts: list, parent_charts: list) -> None:
+    """The parent's smoothed curves, drawn faint under the child's (as raw ghosts are)."""
+    for chart, parent in zip(charts, parent_charts):
+        ghosts = [replace(line, raw=True, label=f"parent {line.label}") for line in parent.lines if not line.raw]
+        chart.lines[:0] = ghosts
+

@@ -1,0 +1,254 @@
+"""The run as trainwatch understands it: segments of series, decodes, warnings and status."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from tui.model.decode_scoring import char_error_rate, word_error_rate
+from tui.model.number_format import epoch_number, finite_or_none, int_or_none
+from tui.model.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord, ReaderNotice,
+                         Record, ResetRecord, RunStartRecord, StatusRecord, TextRecord)
+from tui.model.series import Series
+
+# A sample decode is a sentence or two; past this it is cut before it is scored.
+MAX_DECODE_CHARS = 500
+# A restart of the counter only counts as a resume when the new segment starts this late.
+RESUME_MIN_EPOCH = 2.0
+
+
+@dataclass(slots=True)
+class Decode:
+    """A decode sample with its scores."""
+
+    reference: str
+    hypothesis: str
+    step: int | None
+    epoch: float | None
+    wer: float
+    cer: float
+    blank_ratio: float | None = None
+    sample_id: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.hypothesis.strip()
+
+
+@dataclass(slots=True)
+class KindCounter:
+    """How far one kind of record (the same metrics logged together) has got in a segment."""
+
+    step: int | None = None
+    epoch: float | None = None
+    count: int = 0
+
+
+@dataclass
+class Segment:
+    """One training run inside a log: counters go forward inside it."""
+
+    index: int
+    resumed: bool = False
+    resumed_from: str | None = None
+    series: dict[str, Series] = field(default_factory=dict)
+    decodes: list[Decode] = field(default_factory=list)
+    start_epoch: float | None = None
+    start_step: int | None = None
+    last_epoch: float | None = None
+    last_step: int | None = None
+    revision: int = 0  # bumped on every change; the diagnosis engine re-runs a segment only then
+    # Each kind of record keeps its own counter: validation rows count epochs where training rows
+    # count iterations (mmengine), or lag a step behind them (Lightning).
+    kinds: dict[str, KindCounter] = field(default_factory=dict)
+    lead: str | None = None  # the kind logged most often: the training loop's own records
+
+    @property
+    def empty(self) -> bool:
+        return not self.series and not self.decodes
+
+
+class RunModel:
+    """Applies records in order; readers can feed it a whole file or a growing one."""
+
+    def __init__(self, source: str = "", format_name: str = "") -> None:
+        self.source = source
+        self.format_name = format_name
+        self.segments: list[Segment] = [Segment(0)]
+        self.dataset_sizes: dict[str, int] = {}
+        self.warnings: list[TextRecord] = []
+        self.warning_count = 0
+        self.notices: list[str] = []
+        self.status: StatusRecord | None = None
+        self.acks: list[AckRecord] = []
+        self.checkpoints: list[CheckpointRecord] = []
+        self.controllable = False  # a run_start said the trainer reads the control channel
+        self.record_count = 0
+        self.revision = 0
+        # Records of a secondary kind whose step repeated or went back: a re-evaluation of a saved
+        # checkpoint (load_best_model_at_end) unless the training records go back too, when they
+        # are the new run's first evaluation.
+        self._held: list[MetricRecord] = []
+
+    @property
+    def current(self) -> Segment:
+        return self.segments[-1]
+
+    @property
+    def decode_count(self) -> int:
+        return sum(len(segment.decodes) for segment in self.segments)
+
+    def apply(self, records: list[Record]) -> None:
+        for record in records:
+            self._apply_one(record)
+        if records:
+            self.revision += 1
+
+    def _new_segment(self, resumed: bool = False) -> Segment:
+        if self.current.empty:
+            self.current.resumed = self.current.resumed or resumed
+            return self.current
+        segment = Segment(len(self.segments), resumed=resumed)
+        self.segments.append(segment)
+        return segment
+
+    def _apply_one(self, record: Record) -> None:
+        self.record_count += 1
+        if isinstance(record, MetricRecord):
+            self._apply_metrics(record)
+        elif isinstance(record, DecodeRecord):
+            segment = self.current
+            # The edit distance costs the product of the lengths: a 500 KB "decode" would take hours.
+            reference, hypothesis = record.reference[:MAX_DECODE_CHARS], record.hypothesis[:MAX_DECODE_CHARS]
+            segment.decodes.append(Decode(
+                reference, hypothesis, record.step, record.epoch, word_error_rate(reference, hypothesis),
+                char_error_rate(reference, hypothesis), record.blank_ratio, record.sample_id))
+            segment.revision += 1
+        elif isinstance(record, RunStartRecord):
+            self._held.clear()
+            segment = self._new_segment(resumed=record.resumed)
+            segment.resumed_from = record.resumed_from
+            self.controllable = record.controllable
+        elif isinstance(record, DatasetSizeRecord):
+            self.dataset_sizes[record.split] = record.size
+        elif isinstance(record, TextRecord):
+            self.warning_count += 1
+            if len(self.warnings) < 200:
+                self.warnings.append(record)
+            self.current.revision += 1
+        elif isinstance(record, StatusRecord):
+            self.status = record
+        elif isinstance(record, AckRecord):
+            self.acks.append(record)
+        elif isinstance(record, CheckpointRecord):
+            self.checkpoints.append(record)
+        elif isinstance(record, ReaderNotice):
+            self.notices.append(record.message)
+        elif isinstance(record, ResetRecord):
+            self.segments = [Segment(0)]
+            self.record_count = 0
+            self._held.clear()
+
+    def _apply_metrics(self, record: MetricRecord) -> None:
+        # Runs once per record of a million-step log: the checks are written out, not called.
+        segment = self.current
+        step, epoch, values = record.step, record.epoch, record.values
+        # The kind of a record, cheaply: its first name. Training rows, validation rows and Lightning's
+        # hp_metric rows start with different names; one logging call repeats its own order.
+        kind = next(iter(values), "")
+        counter = segment.kinds.get(kind)
+        if counter is not None:
+            if step is not None and counter.step is not None:
+                behind = step < counter.step
+            else:
+                behind = step is None and epoch is not None and counter.epoch is not None and epoch < counter.epoch - 1e-9
+            lead = kind == segment.lead
+            if behind and lead:
+                # The training records' counter went back: a new run was appended to the same log (or a resume).
+                self._restart(record, kind)
+                return
+            if not lead and (behind or (step is not None and step == counter.step)):
+                # A validation row behind its own counter, or at the same step again: the best checkpoint
+                # re-evaluated at the end, or the next run's first evaluation; the next training row tells.
+                self._held.append(record)
+                return
+            if lead and self._held:
+                self._held.clear()  # training went on past them: they were re-evaluations, not a new run
+        else:
+            counter = segment.kinds[kind] = KindCounter()
+        self._place(segment, kind, counter, record)
+
+    def _restart(self, record: MetricRecord, kind: str) -> None:
+        """A new segment from ``record`` on. The held validation rows that lie before it are the new
+        run's first evaluations (an evaluation before training); later ones re-evaluated the old run."""
+        segment = self._new_segment()
+        self._place(segment, kind, segment.kinds.setdefault(kind, KindCounter()), record)
+        held, self._held = self._held, []
+        for earlier in held:
+            if not _after(earlier, record):
+                self._apply_metrics(earlier)
+
+    @staticmethod
+    def _place(segment: Segment, kind: str, counter: KindCounter, record: MetricRecord) -> None:
+        """Adds the record's values to the segment and moves its kind's counter and the segment's span."""
+        step, epoch = record.step, record.epoch
+        counter.count += 1
+        if step is not None:
+            counter.step = step
+            if segment.start_step is None:
+                segment.start_step = step
+            # The furthest point any kind has reached: kinds count differently, none goes back here.
+            if segment.last_step is None or step > segment.last_step:
+                segment.last_step = step
+        if epoch is not None:
+            counter.epoch = epoch
+            if segment.start_epoch is None:
+                segment.start_epoch = epoch
+                # A log that begins at epoch 21 continues a run that was trained before.
+                segment.resumed = segment.resumed or epoch >= RESUME_MIN_EPOCH
+            if segment.last_epoch is None or epoch > segment.last_epoch:
+                segment.last_epoch = epoch
+        if kind != segment.lead and (segment.lead is None or counter.count > segment.kinds[segment.lead].count):
+            segment.lead = kind
+        roles, series_of = record.roles, segment.series
+        for name, value in record.values.items():
+            series = series_of.get(name)
+            if series is None:
+                series = series_of[name] = Series(name)
+                role = roles.get(name) if roles else None
+                if role and not series.meta.split:
+                    series.meta = replace(series.meta, split=role)
+            series.append(value, step, epoch)
+        segment.revision += 1
+
+    def series_names(self) -> list[str]:
+        names: dict[str, None] = {}
+        for segment in self.segments:
+            names.update(dict.fromkeys(segment.series))
+        return list(names)
+
+    def summary_of(self, name: str) -> dict:
+        """points/last/best/best_epoch/best_step/goal of one metric across all segments."""
+        points, last, best, best_epoch, best_step, goal = 0, None, None, None, None, None
+        for segment in self.segments:
+            series = segment.series.get(name)
+            if series is None or not len(series):
+                continue
+            goal = series.meta.goal
+            points += len(series)
+            last = series.values[-1]
+            index = series.best_index()
+            if index is not None:
+                value = series.values[index]
+                if best is None or (value < best if goal == "min" else value > best):
+                    best = value
+                    best_epoch = epoch_number(series.epochs[index])
+                    best_step = int_or_none(series.steps[index])
+        return {"points": points, "last": finite_or_none(last), "best": finite_or_none(best),
+                "best_epoch": best_epoch, "best_step": best_step, "goal": goal}
+
+
+def _after(earlier: MetricRecord, record: MetricRecord) -> bool:
+    """``earlier`` lies past ``record`` on their common counter (steps, else epochs)."""
+    if earlier.step is not None and record.step is not None:
+        return earlier.step > record.step
+    return earlier.epoch is not None and record.epoch is not None and earlier.epoch > record.epoch + 1e-9
+

@@ -1,0 +1,94 @@
+"""The detached supervisor of one launched run: ``python -m tui.runs.supervisor RUN_DIR``.
+
+`trainwatch run` starts this in a new session (no controlling terminal), so closing the SSH
+session or quitting trainwatch leaves it and its trainer running. It starts the command without a
+shell, its output going to ``stdout.log``/``stderr.log``, records the pid, waits, and records the
+exit code. When the trainer ended without saying so in its event log (it crashed, was killed, or
+has no trainwatch integration), or said so and then exited otherwise (``stopped``, then a non-zero
+code), the supervisor writes the final status event for it: the exit code decides (exit_status.py).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tui.runs.exit_status import final_status
+from tui.runs.process_state import process_start_ticks
+from tui.runs.run_record import NotOurRun, load_run_record, load_trusted_record
+
+from trainers.control import RUN_DIR_ENV, RESUME_ENV
+from trainers.runlog import EVENT_LOG_NAME, RunLog, read_events
+
+
+def last_status(event_log: str) -> str | None:
+    """The state of the last status event in the log, reading only its tail."""
+    states = [str(event.get("state")) for event in read_events(event_log, "status", tail_bytes=65536)]
+    return states[-1] if states else None
+
+
+def supervise(run_dir: str) -> int:
+    # The command it runs comes from run.json: only a record no one else could have rewritten.
+    record = load_trusted_record(run_dir)
+    environment = dict(os.environ)
+    environment.update(record.env)
+    environment[RUN_DIR_ENV] = os.path.abspath(run_dir)
+    environment["PYTHONUNBUFFERED"] = "1"  # output reaches stdout.log as it is printed
+    if record.resume_from:
+        environment[RESUME_ENV] = record.resume_from
+    with open(os.path.join(run_dir, "stdout.log"), "ab", opener=_owner_writable) as out, \
+            open(os.path.join(run_dir, "stderr.log"), "ab", opener=_owner_writable) as err:
+        try:
+            # Its own process group: a stop by signal reaches the trainer and its data-loader
+            # workers, never this supervisor, which must live to record the exit code.
+            process = subprocess.Popen(record.command, cwd=record.cwd, env=environment, stdin=subprocess.DEVNULL,
+                                       stdout=out, stderr=err, process_group=0)
+        except OSError as error:
+            record.error = f"cannot start {record.command[0]!r}: {error.strerror or error}"
+            record.exit_code, record.ended = 127, time.time()
+            record.save()
+            _close_log(run_dir, "crashed", 127, record.error)
+            return 127
+        record.pid, record.pid_start_ticks, record.supervisor_pid = process.pid, process_start_ticks(process.pid), os.getpid()
+        record.started = record.started or time.time()
+        record.save()
+        code = process.wait()
+    record = load_run_record(run_dir)  # a stop may have noted its signal meanwhile
+    record.ended = time.time()
+    # A death by signal is recorded the shell's way, 128 + N. stop_signal stays what trainwatch's
+    # stop sent: a signal nobody here sent (SIGSEGV, the OOM killer) makes a crash, not a stop.
+    code = 128 - code if code < 0 else code
+    record.exit_code = code
+    record.save()
+    ending = final_status(last_status(os.path.join(run_dir, EVENT_LOG_NAME)), code, record.stop_signal)
+    if ending is not None:
+        _close_log(run_dir, ending[0], code, ending[1])
+    return 0
+
+
+def _owner_writable(path: str, flags: int) -> int:
+    """0644 whatever the umask: in a group-shared directory nobody else may write the run's output."""
+    return os.open(path, flags, 0o644)
+
+
+def _close_log(run_dir: str, state: str, code: int, message: str) -> None:
+    with RunLog(os.path.join(run_dir, EVENT_LOG_NAME)) as log:
+        log.status(state, exit_code=code, message=message)
+
+
+def main() -> int:
+    # The terminal going away must not end the run. A no-op handler rather than SIG_IGN: an
+    # ignored signal would stay ignored in the trainer too, and a stop sends it SIGINT.
+    for name in ("SIGHUP", "SIGINT"):
+        signal.signal(getattr(signal, name), lambda signum, frame: None)
+    try:
+        return supervise(sys.argv[1])
+    except NotOurRun as error:  # a record someone else could have rewritten: its command never runs
+        print(f"trainwatch supervisor: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

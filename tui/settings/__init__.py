@@ -1,0 +1,1 @@
+"""YAML documents and the user's config file."""

@@ -1,0 +1,1 @@
+"""The ssh transport: connection, master guard, remote scripts, stream protocol, run actions over ssh."""
