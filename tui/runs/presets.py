@@ -23,9 +23,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui.model.number_format import command_text
 from tui.settings.user_config import config_dir
 from tui.settings.yaml_documents import (EditableYaml, YamlDocumentError, is_number, own_items, read_yaml_file, read_yaml_text,
-                                value_text)
+                                         value_text)
 
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "presets")
 RESUME_CHOICES = ("none", "last", "best")
@@ -69,9 +70,9 @@ class PresetChange:
 
     def describe(self) -> str:
         if self.set is not None:
-            return f"{self.key} = {format_number(self.set, self.integer)}"
+            return f"{self.key} = {command_text(self.set, self.integer)}"
         text = f"{self.key} x{self.scale:g}"
-        return text + (f" (at least {format_number(self.at_least, self.integer)})" if self.at_least is not None else "")
+        return text + (f" (at least {command_text(self.at_least, self.integer)})" if self.at_least is not None else "")
 
 
 @dataclass(slots=True)
@@ -84,14 +85,6 @@ class Preset:
 
     def summary(self) -> str:
         return ", ".join(change.describe() for change in self.changes)
-
-
-def format_number(value: float | None, integer: bool = False) -> str:
-    if value is None:
-        return "-"
-    if integer or (float(value).is_integer() and abs(value) >= 1):
-        return str(int(round(value)))
-    return f"{value:.6g}"
 
 
 def _aliases(key: str) -> set[str]:
@@ -262,7 +255,7 @@ def plan_restart(command: list[str], cwd: str, preset: Preset, resume_path: str 
                     raise PresetError(f"preset {preset.name!r}: {new_command[index - (0 if inline else 1)]} "
                                       f"has a value {raw!r} that is not a number") from None
                 new = change.new_value(old)
-                text = format_number(new, change.integer)
+                text = command_text(new, change.integer)
                 _set_flag_value(new_command, index, inline, text)
                 flag = new_command[index].partition("=")[0] if inline else new_command[index - 1]
                 plan.changes.append(f"{flag}: {raw} -> {text}")
@@ -276,7 +269,7 @@ def plan_restart(command: list[str], cwd: str, preset: Preset, resume_path: str 
                 new = change.new_value(old)
                 config.set(mapping, key, int(new) if change.integer else new)
                 edited.add(position)
-                plan.changes.append(f"{os.path.basename(path)}: {key}: {old_value} -> {format_number(new, change.integer)}")
+                plan.changes.append(f"{os.path.basename(path)}: {key}: {old_value} -> {command_text(new, change.integer)}")
             continue
         if change.optional:
             plan.skipped.append(f"{change.key}: not in the command (optional, skipped)")
