@@ -328,7 +328,7 @@ async def test_a_big_log_shows_its_end_first_then_its_whole_history(tmp_path):
 
         def on_run_loaded(self, message) -> None:  # Textual calls TrainWatch's handler after this one
             seen.append((message.complete, message.live.model.record_count))
-    app = Recording(str(path), remember=False, host="gpu-box", clock=lambda: FIXED_NOW, poll_seconds=0.2)
+    app = Recording(str(path), remember=False, hostname="gpu-box", clock=lambda: FIXED_NOW, poll_seconds=0.2)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.history_loaded_at is not None, timeout=60)
         await settle(pilot, app)

@@ -107,6 +107,10 @@ def test_printed_logs_of_other_scripts(tmp_path):
     assert list(series["loss"].epochs) == [0.5, 1.0, 1.5] and not series["ms/batch"].meta.is_metric
     assert list(series["val_loss"].epochs) == [1.0]
     assert list(series["test_loss"].values) == [6.10] and series["test_loss"].meta.split == "test"
+    # The table shows a test metric in the evaluation column, not as a training value.
+    from tui.view.metric_rows import metric_rows
+    test_row = next(row for row in metric_rows(model) if row.label == "test_loss")
+    assert (test_row.val_name, test_row.val_last, test_row.train_name) == ("test_loss", 6.10, None)
     tutorial = tmp_path / "tutorial.log"
     tutorial.write_text("Epoch [1/2], Step [100/600], Loss: 0.2500\nEpoch [1/2], Step [600/600], Loss: 0.1500\n"
                         "Epoch [2/2], Step [300/600], Loss: 0.1000\n")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -255,7 +254,7 @@ def test_stop_by_signal_a_remote_run_without_the_callback(over_ssh, tmp_path):
         local = RunHandle(record.run_dir)
         assert local.record.stop_signal == "SIGINT"
         assert not local.alive
-        handle.host.connection.close()
+        handle.run_host.connection.close()
         # With no event log, its printed output is read for metrics, over ssh as here.
         collector = Collector(remote(record.run_dir))
         try:

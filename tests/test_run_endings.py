@@ -129,7 +129,7 @@ def test_a_stop_by_trainwatch_is_still_a_stop(tmp_path):
     run_dir = launch(tmp_path, "hold")
     wait_ready(run_dir)
     handle = RunHandle(run_dir)
-    handle.host.signal(handle.refresh(), signal.SIGKILL)  # what the last stage of `x` does
+    handle.run_host.signal(handle.refresh(), signal.SIGKILL)  # what the last stage of `x` does
     status = ended(run_dir)
     assert status["state"] == "stopped" and "SIGKILL" in status["message"]
     assert ls_state(tmp_path, os.path.basename(run_dir)) == "stopped"

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from tui import __version__
+from tui.runs.run_record import RUNS_DIR
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", help="run name (default: the script's name); the directory is runs/NAME-N")
     run.add_argument("--preset", help="apply a preset to the command before launching it")
     run.add_argument("--detach", action="store_true", help="launch and print the run directory; no UI")
-    run.add_argument("--runs-root", default="runs", help=argparse.SUPPRESS)
+    run.add_argument("--runs-root", default=RUNS_DIR, help=argparse.SUPPRESS)
     run.add_argument("argv", nargs=argparse.REMAINDER, help="the training command, after --")
     demo = commands.add_parser("demo", help="start the built-in PyTorch CTC trainer in the UI")
     demo.add_argument("--detach", action="store_true", help="launch the demo run without opening the UI")

@@ -2,47 +2,39 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 from rich.text import Text
-from textual import events, work
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, Log
 from textual.worker import Worker, WorkerState
 
-from tui.view.chart_data import key_charts
-from tui.follow.stream_decoder import FollowBatch
-from tui.follow.follower import Follower
-from tui.follow.open_target import open_target
-from tui.runs.gpu_usage import GPU_POLL_SECONDS, NoGpu, read_gpus
-from tui.app.messages import GpusRead, RecordsRead, RunLoaded
-from tui.runs.run_control import RunHandle, StopTimeouts
-from tui.runs.run_record import NotOurRun
-from tui.ssh.ssh_connection import SshError
-from tui.view.live_run import LiveRun
-from tui.view.metric_rows import metric_rows
-from tui.runs.run_listing import list_runs
 from tui.app.redraw_throttle import Throttle
 from tui.app.run_control_flow import RunControlFlow
-from tui.view.run_overview import describe_run, seconds_until_change
+from tui.app.run_following import RunFollowing
 from tui.app.screens.help_screen import HelpScreen
 from tui.app.screens.run_picker_screen import RunPickerScreen
-from tui.app.textual_themes import textual_theme
-from tui.view.theme_files import DEFAULT_THEME, load_theme_specs
-from tui.settings.user_config import UserConfigError, remember_theme, remembered_theme
+from tui.app.theme_choice import ThemeChoice
 from tui.app.widgets.decodes_panel import DecodesPanel
 from tui.app.widgets.findings_panel import FindingsPanel
 from tui.app.widgets.metric_chart import MetricChart
 from tui.app.widgets.metrics_table import MetricsTable
 from tui.app.widgets.run_header import RunHeader
+from tui.follow.follower import Follower
+from tui.runs.run_control import RunHandle, StopTimeouts
+from tui.runs.run_listing import list_runs
+from tui.runs.run_record import RUNS_DIR
+from tui.view.chart_data import key_charts
+from tui.view.live_run import LiveRun
+from tui.view.metric_rows import metric_rows
+from tui.view.run_overview import describe_run, seconds_until_change
 
 # TensorBoard's slider stops, cycled with `s`; `+`/`-` step by 0.05 in between.
 SMOOTHING_STOPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
@@ -56,7 +48,7 @@ PANELS = {"metrics": "#metrics-box", "charts": "#charts", "findings": "#findings
 WORKER_TASKS = {"tail": "reading the log", "gpus": "reading the GPU use", "control": "a control command"}
 
 
-class TrainWatch(RunControlFlow, App[None]):
+class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
     """One run on one screen. The App owns the LiveRun; widgets are handed what to show."""
 
     CSS_PATH = "app.tcss"
@@ -86,17 +78,14 @@ class TrainWatch(RunControlFlow, App[None]):
     smoothing: reactive[float] = reactive(0.6)
 
     def __init__(self, target: str | None = None, *, theme: str | None = None, clock: Callable[[], float] = time.time,
-                 host: str | None = None, thresholds: dict | None = None, runs_root: str = "runs",
+                 hostname: str | None = None, thresholds: dict | None = None, runs_root: str = RUNS_DIR,
                  poll_seconds: float = 1.0, remember: bool = True, stop_timeouts: StopTimeouts | None = None,
                  follower: Follower | None = None) -> None:
-        # Read before App.__init__, which already asks for the theme variable defaults.
-        self._theme_specs, self.theme_errors = load_theme_specs(check=textual_theme)
-        self._dark_defaults = next((dict(spec.variables) for spec in self._theme_specs
-                                    if spec.name == DEFAULT_THEME), {})
+        self._read_themes()
         super().__init__()
         self.target = target
         self.clock = clock
-        self.host = host or socket.gethostname()
+        self.hostname = hostname or socket.gethostname()  # this machine, for the header of a local run
         self.thresholds = thresholds
         self.runs_root = runs_root
         self.poll_seconds = poll_seconds
@@ -104,11 +93,7 @@ class TrainWatch(RunControlFlow, App[None]):
         self.live: LiveRun | None = None
         self.follower: Follower | None = None
         self._prepared_follower = follower  # the target the CLI already opened (a remote one connected)
-        self.theme_names: list[str] = []
-        for spec in self._theme_specs:
-            self.register_theme(textual_theme(spec))
-            self.theme_names.append(spec.name)
-        self._wanted_theme = theme
+        self._register_themes(theme)
         # Redraws coalesce however fast records arrive; charts and the diagnosis are paced slower.
         self._redraws = Throttle(MIN_REDRAW_SECONDS, self._redraw, self._later)
         self._chart_draws = Throttle(MIN_CHART_SECONDS, self._draw_charts, self._later)
@@ -143,31 +128,6 @@ class TrainWatch(RunControlFlow, App[None]):
         task = WORKER_TASKS.get(event.worker.group, event.worker.name)
         self.failure = f"trainwatch: {task} failed: {type(error).__name__}" + (f": {detail}" if detail else "")
         self.exit(return_code=1)
-
-    # Themes ------------------------------------------------------------------------------------
-
-    def get_theme_variable_defaults(self) -> dict[str, str]:
-        # Textual's own themes know nothing of our colour roles; they borrow the default theme's.
-        return dict(self._dark_defaults)
-
-    def _apply_start_theme(self) -> None:
-        wanted = self._wanted_theme
-        if wanted and wanted in self.available_themes:
-            self.theme = wanted
-        elif DEFAULT_THEME in self.available_themes:
-            self.theme = DEFAULT_THEME
-        if wanted and wanted not in self.available_themes:
-            self.notify(f"unknown theme {wanted!r}; themes: {', '.join(self.theme_names)}", severity="warning")
-        elif wanted and self.remember and wanted != remembered_theme():
-            self._theme_changed(self.current_theme)  # chosen with --theme: remember it like a switch
-        self.theme_changed_signal.subscribe(self, self._theme_changed)
-
-    def _theme_changed(self, theme: Theme) -> None:
-        if self.remember:
-            try:
-                remember_theme(theme.name)
-            except (OSError, UserConfigError) as error:
-                self.notify(f"could not save the theme choice: {error}", severity="warning")
 
     # Layout ------------------------------------------------------------------------------------
 
@@ -233,147 +193,6 @@ class TrainWatch(RunControlFlow, App[None]):
         else:
             self.start_following(path)
 
-    # Following ---------------------------------------------------------------------------------
-
-    def start_following(self, target: str) -> None:
-        if self.follower is not None:
-            self.follower.stop()
-        self.target = target
-        self.pending = {}
-        self.run_handle = None
-        prepared, self._prepared_follower = self._prepared_follower, None
-        # The CLI opened its target already (and may have connected over ssh); one the user picks here
-        # is opened the same way, its remote connection made by the worker.
-        self.follower = prepared if prepared is not None else open_target(target, poll_seconds=self.poll_seconds)
-        self._adopt_run_handle()
-        self.live = LiveRun(self.follower.source, "", self.thresholds)  # empty until the worker hands one over
-        self.gpu_text = ""
-        self.tail_run(self.follower)
-        self.watch_gpus(self.follower)
-
-    @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
-    def tail_run(self, follower: Follower) -> None:
-        """Follow the target. The history already in the log (maybe millions of lines) is read and
-        diagnosed here, off the UI thread, and handed over whole; a big file's end is shown first.
-        After that, each new batch goes to the UI as it is read."""
-        preview = follower.preview()
-        if preview is not None:
-            shown = self._new_live(follower)
-            shown.apply(preview, self.clock())
-            shown.initial_read_done = shown.partial = True
-            self.post_message(RunLoaded(shown, follower, complete=False))
-        live = self._new_live(follower)
-        loading = True
-        for batch in follower.batches():
-            if not loading:
-                self.post_message(RecordsRead(batch, follower))
-                continue
-            live.apply(batch, self.clock())
-            if batch.notices or batch.connection is not None:  # news and the link's state: shown at once
-                self.post_message(RecordsRead(FollowBatch(notices=batch.notices, connection=batch.connection),
-                                              follower))
-            if batch.more:
-                continue
-            loading = False
-            live.model.format_name = live.model.format_name or follower.format_name
-            live.initial_read_done = True
-            live.diagnose()
-            key_charts(live.model, self.smoothing)  # folds long curves into their display buckets here
-            self.post_message(RunLoaded(live, follower, complete=True))
-
-    @work(thread=True, exclusive=True, group="gpus", exit_on_error=False)
-    def watch_gpus(self, follower: Follower) -> None:
-        """While the run is live, read its machine's GPU use every GPU_POLL_SECONDS (over ssh for a
-        remote run). A machine without nvidia-smi is asked once; a failed read is tried again later."""
-        wait = 1.0  # soon after the run shows as live, then every GPU_POLL_SECONDS
-        while not follower.wait_stopped(wait):
-            text = ""
-            if self.run_active and follower.synced_once:
-                handle = self.run_handle
-                try:
-                    text = read_gpus(follower.run_on_host, run_group=handle.record.pid if handle is not None else None)
-                except NoGpu:
-                    return
-                except (OSError, subprocess.SubprocessError, SshError):
-                    pass  # asked again next time; the header just shows no GPU meanwhile
-            self.post_message(GpusRead(text, follower))
-            wait = GPU_POLL_SECONDS
-
-    def on_gpus_read(self, message: GpusRead) -> None:
-        if self._taken_down_or_stale(message) or message.text == self.gpu_text:
-            return
-        self.gpu_text = message.text
-        self._refresh_header()
-
-    def _taken_down_or_stale(self, message: GpusRead | RunLoaded | RecordsRead) -> bool:
-        """A worker's message that must not be drawn: quitting began (the widgets are being taken
-        down), or it is about a target no longer followed (a restart moved on to the child run)."""
-        return not self.is_running or message.follower is not self.follower
-
-    def _new_live(self, follower: Follower) -> LiveRun:
-        return LiveRun(follower.source, follower.format_name, self.thresholds)
-
-    def on_run_loaded(self, message: RunLoaded) -> None:
-        if self._taken_down_or_stale(message):
-            return
-        live = message.live
-        live.connection = live.connection or (self.live.connection if self.live is not None else "")
-        self.live = live
-        self._adopt_run_handle()
-        if self.pending:
-            self._settle_pending(live)
-        output = self.query_one("#output", Log)
-        output.clear()
-        output.write_lines(list(live.output))
-        if message.complete:
-            self.history_loaded_at = time.monotonic()
-        elif live.model.record_count:
-            self.notify("showing the end of a big log while its full history loads", timeout=4)
-        self.query_one(FindingsPanel).show_findings(live.findings, diagnosed=bool(live.model.record_count),
-                                                    partial=live.partial, presets=self.applicable_presets())
-        self._request_redraw(immediate=True)
-
-    def on_records_read(self, message: RecordsRead) -> None:
-        live = self.live
-        if live is None or self._taken_down_or_stale(message):
-            return
-        batch = message.batch
-        live.apply(batch, self.clock())
-        self._adopt_run_handle()
-        if self.pending:
-            self._settle_pending(live)
-        if not live.model.format_name and self.follower is not None:
-            live.model.format_name = self.follower.format_name
-        if batch.output_lines:
-            self.query_one("#output", Log).write_lines(batch.output_lines)
-        for notice in batch.notices[-3:]:
-            self.notify(notice, severity="warning", timeout=6)
-        self._request_redraw()
-
-    def _adopt_run_handle(self) -> None:
-        """A remote target names its log only once connected, and a remote run directory becomes
-        controllable once its run record has arrived: asked again at each batch."""
-        follower = self.follower
-        if follower is None:
-            return
-        if self.live is not None and follower.source:
-            self.live.model.source = follower.source
-        try:
-            self.run_handle = follower.run_handle()
-        except NotOurRun as error:
-            self.notify(str(error), severity="warning")
-
-    @property
-    def settled(self) -> bool:
-        """Everything read so far is on screen and diagnosed (tests and benchmarks wait for this)."""
-        live = self.live
-        return (live is not None and live.initial_read_done and not self._redraws.pending
-                and not self._chart_draws.pending and not self._diagnoses.pending and not live.diagnosis_stale)
-
-    def on_unmount(self) -> None:
-        if self.follower is not None:
-            self.follower.stop()
-
     # Drawing -----------------------------------------------------------------------------------
 
     def _later(self, delay: float, callback: Callable[[], None]) -> Timer:
@@ -437,7 +256,7 @@ class TrainWatch(RunControlFlow, App[None]):
         header.pending = ", ".join(self.pending.values())
         if self.live is not None:
             name = self.run_handle.record.name if self.run_handle is not None else None
-            host = (self.follower.host if self.follower is not None else None) or self.host
+            host = (self.follower.host if self.follower is not None else None) or self.hostname
             overview = describe_run(self.live, self.clock(), host, name=name, gpu=self.gpu_text, run=self.run_handle)
             self.run_active = overview.state in ("running", "live")
             if overview != header.overview:  # the clock ticks every second; repaint only on change
@@ -490,12 +309,6 @@ class TrainWatch(RunControlFlow, App[None]):
             self.query_one("#decodes-box").display = True
         if panel == "charts" and widget.display:
             self._chart_draws.request(now=True)
-
-    def action_next_theme(self) -> None:
-        names = self.theme_names or list(self.available_themes)
-        position = names.index(self.theme) if self.theme in names else -1
-        self.theme = names[(position + 1) % len(names)]
-        self.notify(f"theme: {self.theme}", timeout=2)
 
 
 def _add_parent_lines(charts: list, parent_charts: list) -> None:

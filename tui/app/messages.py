@@ -1,40 +1,45 @@
-"""What the app's workers tell the UI thread, as Textual messages named for what happened."""
+"""What the app's workers tell the UI thread, as Textual messages named for what happened.
+
+Each carries the follower it came from: a message from a follower since replaced (a restart moved
+on to the child run) is dropped by the app. Dataclasses compared by identity (eq=False), as any
+message: two equal readings are still two messages."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from textual.message import Message
 
+from tui.follow.follower import Follower
 from tui.follow.stream_decoder import FollowBatch
 from tui.view.live_run import LiveRun
 
 
+@dataclass(eq=False)
 class RecordsRead(Message):
-    """A batch of records, text lines and notices was read from the followed files."""
+    """A batch of records, text lines and notices was read from the followed files (every batch
+    counts: none replaces another)."""
 
-    def __init__(self, batch: FollowBatch, follower) -> None:
-        super().__init__()
-        self.batch = batch
-        self.follower = follower  # a batch from a follower since replaced (a restart) is dropped
+    batch: FollowBatch
+    follower: Follower
 
 
+@dataclass(eq=False)
 class GpusRead(Message):
     """The header's GPU text for the followed run's machine ("" for nothing to show)."""
 
-    def __init__(self, text: str, follower) -> None:
-        super().__init__()
-        self.text = text
-        self.follower = follower
+    text: str
+    follower: Follower
 
     def can_replace(self, message: Message) -> bool:
         # Only the latest reading matters: one still queued from the same follower is dropped.
         return isinstance(message, GpusRead) and message.follower is self.follower
 
 
+@dataclass(eq=False)
 class RunLoaded(Message):
     """The worker folded a log's history into a LiveRun (diagnosed too): the UI takes it whole.
     ``complete`` is False for the quick preview of a big file's end shown while the rest loads."""
 
-    def __init__(self, live: LiveRun, follower, complete: bool) -> None:
-        super().__init__()
-        self.live = live
-        self.follower = follower
-        self.complete = complete
+    live: LiveRun
+    follower: Follower
+    complete: bool

@@ -91,7 +91,8 @@ def _presets(args: argparse.Namespace) -> int:
 def _ls(args: argparse.Namespace) -> int:
     from tui.commands.check_report import diagnose_target
     from tui.readers import UnreadableLog
-    from tui.runs.run_listing import RUNS_DIR, list_runs
+    from tui.runs.run_listing import list_runs
+    from tui.runs.run_record import RUNS_DIR
     from tui.view.run_overview import run_state_text
 
     runs = list_runs(RUNS_DIR)
@@ -115,11 +116,12 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _best_text(model) -> str:
-    from tui.diagnosis.segment_view import SegmentView
+    from tui.model.curves import SegmentCurves
+    from tui.model.number_format import fmt
 
     for segment in reversed(model.segments):
         if segment.series:
-            view = SegmentView(segment)
+            view = SegmentCurves(segment)
             curve = view.main_val or view.val_loss
             if curve is not None and len(curve):
                 series = segment.series[curve.name]
@@ -127,7 +129,7 @@ def _best_text(model) -> str:
                 if index is not None:
                     epoch = series.epochs[index]
                     where = f" @e{int(epoch)}" if epoch == epoch else ""
-                    return f"{curve.name} {series.values[index]:.4g}{where}"
+                    return f"{curve.name} {fmt(series.values[index])}{where}"
     return "-"
 
 
@@ -158,7 +160,7 @@ def _report_ack(handle: RunHandle, command_id: str, what: str) -> int:
     print(f"trainwatch: {what} sent ({command_id}); waiting for the trainer's next safe point...")
     ack = handle.wait_for_ack(command_id, ACK_WAIT_SECONDS)
     if ack is None:
-        return _fail(f"no acknowledgement yet; it stays pending and is applied at most once when the trainer reads it")
+        return _fail("no acknowledgement yet; it stays pending and is applied at most once when the trainer reads it")
     print(f"trainwatch: {'applied' if ack.get('applied') else 'not applied'}: {ack.get('message')}")
     return 0 if ack.get("applied") else 1
 

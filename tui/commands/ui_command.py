@@ -10,7 +10,8 @@ def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
     from tui.diagnosis.config import ConfigError, load_thresholds
     from tui.follow.open_target import open_target
     from tui.readers import UnreadableLog
-    from tui.runs.run_listing import RUNS_DIR, list_runs
+    from tui.runs.run_listing import list_runs
+    from tui.runs.run_record import RUNS_DIR
     from tui.settings.user_config import remembered_theme
     from tui.ssh.ssh_connection import SshError
 

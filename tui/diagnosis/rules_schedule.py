@@ -6,7 +6,8 @@ from bisect import bisect_left
 
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.rules_validation import lasting_values
-from tui.diagnosis.segment_view import Curve, SegmentView
+from tui.diagnosis.segment_view import SegmentView
+from tui.model.curves import Curve
 from tui.diagnosis.signal import gain, margin
 from tui.model.number_format import fmt, int_or_none, when
 

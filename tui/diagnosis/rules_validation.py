@@ -8,7 +8,8 @@ import math
 from statistics import median
 
 from tui.diagnosis.finding import Finding
-from tui.diagnosis.segment_view import Curve, SegmentView, align, per_evaluation
+from tui.diagnosis.segment_view import SegmentView
+from tui.model.curves import Curve, align, per_evaluation
 from tui.diagnosis.signal import (best_index, gain, kendall_tau, margin, median_spread, noise_level, printed_step,
                                   quantum, theil_sen_slope)
 from tui.model.smoothing import debiased_ema

@@ -4,11 +4,11 @@ from __future__ import annotations
 import os
 
 from tui.follow.stream_decoder import FollowBatch, StreamDecoder, file_notice
+from tui.readers.file_state import NO_IDENTITY, FileState
 from tui.readers.log_reader import DETECT_BYTES, UnreadableLog
 from tui.readers.regular_file import open_regular, read_whole
 
 READ_CHUNK_BYTES = 4 << 20  # one batch per chunk, so a big file shows progress instead of a frozen screen
-FINGERPRINT_BYTES = 256  # the file's first bytes; when they change, the file was rewritten in place
 
 
 class FileFollower:
@@ -25,9 +25,7 @@ class FileFollower:
         self.parse = parse  # False: only the text lines are wanted (a run's stdout)
         self.decoder = StreamDecoder(path, parse)
         self._handle = None
-        self._identity: tuple[int, int] | None = None
-        self._offset = 0
-        self._fingerprint = b""
+        self.at = FileState()  # which file, how far, its first bytes
         self._whole_signature: tuple | None = None
         self._announced_missing = False
         self._lost_file = False  # the followed file went away; the next one found is a replacement
@@ -48,6 +46,9 @@ class FileFollower:
             self._read_into(batch)
         except UnreadableLog as error:
             self._tell_problem(batch, str(error))
+        except PermissionError:
+            self._tell_problem(batch, file_notice("denied", self.path))
+            self.close()
         except OSError as error:
             self._tell_problem(batch, f"{self.path}: {error.strerror or error}; will retry")
             self.close()
@@ -82,8 +83,8 @@ class FileFollower:
         if self.decoder.rewrites_whole:
             self._reread_whole(status, batch)
             return
-        identity = None if status is None else (status.st_dev, status.st_ino)
-        if identity != self._identity:
+        identity = NO_IDENTITY if status is None else _identity(status)
+        if identity != self.at.identity:
             while self._drain(batch):  # all that was written to the old file before it went
                 pass
             batch.more = False
@@ -95,10 +96,10 @@ class FileFollower:
                 batch.notices.append(file_notice("rotated", self.path))
                 self._open(status, batch)
             return
-        if status.st_size < self._offset or self._rewritten_in_place(status.st_size):
+        if status.st_size < self.at.offset or self._rewritten_in_place(status.st_size):
             self.decoder.end_of_file(batch, keep_partial_line=False)
             batch.notices.append(file_notice("truncated", self.path))
-            self._offset, self._fingerprint = 0, b""
+            self.at.start_over()
         self._drain(batch)
 
     def _open(self, status: os.stat_result | None, batch: FollowBatch) -> None:
@@ -123,7 +124,8 @@ class FileFollower:
             batch.notices.append(file_notice("back", self.path))
         self._announced_missing = self._lost_file = False
         handle.seek(0)
-        self._handle, self._identity, self._offset, self._fingerprint = handle, (status.st_dev, status.st_ino), 0, b""
+        self._handle = handle
+        self.at.start_over(_identity(status))
         if self.decoder.rewrites_whole:
             self._reread_whole(status, batch)
         else:
@@ -132,28 +134,26 @@ class FileFollower:
     def _drain(self, batch: FollowBatch) -> bool:
         """Read one chunk from the open handle; True when a full chunk came (more may be waiting)."""
         handle = self._handle
-        handle.seek(self._offset)
+        handle.seek(self.at.offset)
         data = handle.read(READ_CHUNK_BYTES)
         if not data:
             return False
-        self._offset += len(data)
+        self.at.took(data)
         batch.more = len(data) == READ_CHUNK_BYTES
-        if len(self._fingerprint) < FINGERPRINT_BYTES:
-            self._fingerprint = os.pread(handle.fileno(), FINGERPRINT_BYTES, 0)
         self.decoder.feed(data, batch)
         return batch.more
 
     def _rewritten_in_place(self, size: int) -> bool:
         """A file truncated and rewritten past our offset between two looks has other first bytes."""
-        if not self._fingerprint or size == self._offset:
+        if size == self.at.offset:
             return False
-        return os.pread(self._handle.fileno(), len(self._fingerprint), 0) != self._fingerprint
+        return self.at.rewritten(os.pread(self._handle.fileno(), len(self.at.head), 0))
 
     def _end_file(self, batch: FollowBatch, keep_partial_line: bool) -> None:
         """The followed file is gone from the path: its last line is final, its handle closed."""
         self.decoder.end_of_file(batch, keep_partial_line)
         self.close()
-        self._identity = None
+        self.at.identity = NO_IDENTITY
         self._lost_file = True
 
     def _reread_whole(self, status: os.stat_result | None, batch: FollowBatch) -> None:
@@ -166,3 +166,7 @@ class FileFollower:
             data = read_whole(handle)
         if self.decoder.replace(data, batch, first=self._whole_signature is None):
             self._whole_signature = signature
+
+
+def _identity(status: os.stat_result) -> str:
+    return f"{status.st_dev}:{status.st_ino}"

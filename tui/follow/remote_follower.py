@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 
 from tui.follow.stream_decoder import FollowBatch, StreamDecoder, file_notice
 from tui.follow.target_follower import (has_trainer_events, order_merged_records,
-                                        printed_metrics_due)
+                                        PRINTED_METRICS_NOTICE, printed_metrics_due)
 from tui.runs.run_control import RunHandle
 from tui.runs.run_record import OUTPUT_FILE_NAMES, RUN_RECORD_NAME, NotOurRun, RunRecord, parse_run_record
 from tui.readers.log_reader import DETECT_BYTES, LISTING_DEPTH, UnreadableLog, pick_logs
 from tui.runs.sh_scripts import MARK
-from tui.ssh.remote_scripts import FINGERPRINT_BYTES, StreamedFile, probe_script, stream_script
+from tui.readers.file_state import NO_IDENTITY, FileState
+from tui.ssh.remote_scripts import StreamedFile, probe_script, stream_script
 from tui.ssh.remote_target import RemoteTarget
 from tui.ssh.ssh_run_host import SshRunHost
 from tui.ssh.ssh_connection import SshConnection, SshError, describe_ssh_failure, end_process
@@ -49,17 +50,13 @@ class RemoteFile:
     role: str  # "log" (parsed), "output" (shown as text), "record" (run.json)
     decoder: StreamDecoder
     whole: bool = False
-    offset: int = 0
-    identity: str = "-"
-    head: bytes = b""  # its first bytes as received, to notice a rewrite in place across a reconnect
-    state: str = ""  # "", ok, missing, denied, unreadable
-    seen: bool = False  # it existed at some point (so its reappearance is news)
+    at: FileState = field(default_factory=FileState)  # the inode, offset and first bytes across reconnects
     replaced_once: bool = False  # a whole file: its first content is taken even if it reads as nothing
     show_output: bool = True
     undetected: bytearray = field(default_factory=bytearray)  # held until the format can be told
 
     def streamed(self) -> StreamedFile:
-        return StreamedFile(self.path, self.whole, self.offset, self.identity, self.head)
+        return StreamedFile(self.path, self.whole, self.at)
 
 
 def _remote_file(path: str, role: str) -> RemoteFile:
@@ -286,36 +283,34 @@ class RemoteFollower:
         announce = file.role == "log"
         kind = event.kind
         if kind == "ino":
-            if file.state == "missing" and file.seen and announce:
+            if file.at.presence == "missing" and file.at.seen and announce:
                 batch.notices.append(file_notice("back", name))
-            file.identity, file.state, file.seen = event.args[0], "ok", True
+            file.at.identity, file.at.presence, file.at.seen = event.args[0], "ok", True
         elif kind == "replaced":
             self._end_file(file, batch, keep_partial_line=True)
-            file.identity, file.state, file.seen = event.args[0], "ok", True
+            file.at.identity, file.at.presence, file.at.seen = event.args[0], "ok", True
             if announce:
                 batch.notices.append(file_notice("rotated", name))
         elif kind == "missing":
-            if file.state == "ok":
+            if file.at.presence == "ok":
                 self._end_file(file, batch, keep_partial_line=True)
                 if announce:
                     batch.notices.append(file_notice("deleted", name))
-            elif file.state == "" and announce:
+            elif file.at.presence == "" and announce:
                 batch.notices.append(file_notice("missing", name))
-            file.state, file.identity = "missing", "-"
+            file.at.presence, file.at.identity = "missing", NO_IDENTITY
         elif kind == "denied":
-            if file.state != "denied":
-                batch.notices.append(f"{name}: permission denied; will look again")
-            file.state = "denied"
+            if file.at.presence != "denied":
+                batch.notices.append(file_notice("denied", name))
+            file.at.presence = "denied"
         elif kind == "truncated":
             self._end_file(file, batch, keep_partial_line=False)
             if announce:
                 batch.notices.append(file_notice("truncated", name))
         elif kind == "data":
-            if int(event.args[0]) != file.offset:
-                raise ProtocolError(f"{name}: the stream sent byte {event.args[0]}, expected {file.offset}")
-            file.offset += len(event.payload)
-            if len(file.head) < FINGERPRINT_BYTES:
-                file.head += event.payload[:FINGERPRINT_BYTES - len(file.head)]
+            if int(event.args[0]) != file.at.offset:
+                raise ProtocolError(f"{name}: the stream sent byte {event.args[0]}, expected {file.at.offset}")
+            file.at.took(event.payload)
             batch.modified_at = time.time()  # when it arrived: within a poll of when it was written
             self._feed(file, event.payload, batch)
         elif kind == "whole":
@@ -323,13 +318,13 @@ class RemoteFollower:
             self._replace(file, event.payload, batch)
 
     def _end_file(self, file: RemoteFile, batch: FollowBatch, keep_partial_line: bool) -> None:
-        file.offset, file.head = 0, b""
+        file.at.start_over()
         file.undetected.clear()
-        if file.state != "unreadable":
+        if file.at.presence != "unreadable":
             file.decoder.end_of_file(batch, keep_partial_line)
 
     def _feed(self, file: RemoteFile, data: bytes, batch: FollowBatch) -> None:
-        if file.state == "unreadable":
+        if file.at.presence == "unreadable":
             return
         decoder = file.decoder
         if decoder.parse and decoder.reader is None:
@@ -338,13 +333,14 @@ class RemoteFollower:
                 if not decoder.detect(bytes(file.undetected[:DETECT_BYTES])):
                     return
             except UnreadableLog as error:
-                file.state = "unreadable"
+                file.at.presence = "unreadable"
                 batch.notices.append(f"{self.host}:{error}")
                 return
             data = bytes(file.undetected)
             file.undetected.clear()
             if decoder.rewrites_whole:  # a JSON document, not lines: follow it as a whole file
-                file.whole, file.offset, file.head = True, 0, b""
+                file.whole = True
+                file.at.start_over()
                 self._restart_wanted = True
                 return
         lines_before = len(batch.output_lines)
@@ -380,4 +376,4 @@ class RemoteFollower:
         self._printed_metrics.show_output = False
         self.files.append(self._printed_metrics)
         self._restart_wanted = True
-        batch.notices.append("no trainwatch event log from this run: reading metrics from its printed output")
+        batch.notices.append(PRINTED_METRICS_NOTICE)

@@ -19,6 +19,7 @@ FILE_NOTICES = {
     "deleted": "{name} was deleted; waiting for it to be created again",
     "rotated": "{name} was replaced by a new file (rotated); following the new file",
     "truncated": "{name} was truncated; reading it again from its start",
+    "denied": "{name}: permission denied; will look again",
 }
 
 

@@ -26,6 +26,7 @@ PREVIEW_ABOVE_BYTES = 8 << 20
 PREVIEW_TAIL_BYTES = 512 << 10
 # A launched command that has written no event log by then is read from what it prints instead.
 PRINTED_METRICS_AFTER_SECONDS = 20.0
+PRINTED_METRICS_NOTICE = "no trainwatch event log from this run: reading metrics from its printed output"
 
 
 def log_paths_of(target: str) -> list[str]:
@@ -186,7 +187,7 @@ class TargetFollower:
                 return
         self._printed_metrics = FileFollower(os.path.join(self.target, OUTPUT_FILE_NAMES[0]))
         self.followers.append(self._printed_metrics)
-        batch.notices.append("no trainwatch event log from this run: reading metrics from its printed output")
+        batch.notices.append(PRINTED_METRICS_NOTICE)
 
     def wait_stopped(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True once the follower is stopped (for helper threads)."""

@@ -21,6 +21,12 @@ def fmt(value: float | None) -> str:
     return f"{value:.2e}"
 
 
+def table_value(value: float | None) -> str:
+    """A table cell: the evidence text's number format, a dash for nothing yet."""
+    return "—" if value is None else fmt(value)
+
+
+
 def exact(value: float | None) -> str:
     """Six significant digits, nothing for no value: the check report's table cells."""
     return "" if value is None else f"{value:.6g}"
@@ -59,3 +65,18 @@ def finite_or_none(value: float | None) -> float | None:
 
 def int_or_none(value: float | None) -> int | None:
     return int(value) if value is not None and math.isfinite(value) else None
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds only under a minute, minutes after: the header then changes at most once a
+    minute on a long run, which keeps the UI's idle CPU near zero (it only repaints on change)."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"

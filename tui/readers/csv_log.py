@@ -8,11 +8,9 @@ import re
 
 from tui.model.metric_names import evaluation_roles
 from tui.readers.parser_base import LineParser
-from tui.readers.values import as_count, number_in, to_float
+from tui.readers.values import EPOCH_KEYS, STEP_KEYS, as_count, number_in, to_float
 from tui.model.records import DecodeRecord, MetricRecord, ReaderNotice, Record, RunStartRecord
 
-_STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps")
-_EPOCH_COLUMNS = ("epoch", "epochs")
 _REFERENCE_COLUMNS = ("truth", "target", "reference", "ref", "label", "ground_truth", "groundtruth", "gt",
                       "transcript", "text")
 _HYPOTHESIS_COLUMNS = ("decoded", "prediction", "pred", "predicted", "hypothesis", "hyp", "output",
@@ -84,8 +82,8 @@ class CsvLogParser(LineParser):
         self.header_line = line.strip()
         self.header = [name.strip() for name in next(csv.reader([line]))]
         lowered = [name.lower() for name in self.header]
-        self._step_index = _column_index(self.header, _STEP_COLUMNS)
-        self._epoch_index = _column_index(self.header, _EPOCH_COLUMNS)
+        self._step_index = _column_index(self.header, STEP_KEYS)
+        self._epoch_index = _column_index(self.header, EPOCH_KEYS)
         if self._epoch_index is None and self._step_index is None and len(self.header) > 1 and not self.header[0]:
             # pandas' to_csv of a Keras History: the unnamed index column is the epoch, from 0 as
             # CSVLogger counts it.

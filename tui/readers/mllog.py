@@ -16,13 +16,14 @@ import json
 import math
 
 from tui.readers.parser_base import LineParser
-from tui.readers.values import JSON_ERRORS, as_count, to_float
+from tui.readers.values import EPOCH_KEYS, JSON_ERRORS, STEP_KEYS, as_count, to_float
 from tui.model.records import MetricRecord, ReaderNotice, Record
 
 MLLOG_TAG = ":::MLLOG"
-# Where the rules place an event in the run (mlperf_logging.mllog.constants).
-_EPOCH_KEYS = ("epoch_num", "epoch_count")
-_STEP_KEYS = ("step_num", "samples_count", "step")
+# Where the rules place an event in the run: MLPerf's own names (mlperf_logging.mllog.constants)
+# first, then the ones every reader knows.
+_EPOCH_KEYS = ("epoch_num", "epoch_count") + EPOCH_KEYS
+_STEP_KEYS = ("step_num", "samples_count") + STEP_KEYS
 # ``eval_accuracy`` is each benchmark's quality target, not always an accuracy: named for what it
 # measures where that has another direction or meaning (the rules' reference implementations).
 _QUALITY_NAMES = {"rnnt": "eval_wer", "dlrm": "eval_auc", "dlrm_dcnv2": "eval_auc", "dlrmv2": "eval_auc",

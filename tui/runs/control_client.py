@@ -12,6 +12,7 @@ import os
 import re
 import time
 
+from tui.model.number_format import command_text
 from trainers.control import CONTROL_FILE_NAME, UnsafeFile, command_problem, open_owned
 
 _counter = itertools.count(1)
@@ -41,7 +42,8 @@ def parse_lr_request(text: str) -> dict[str, float]:
 
 
 def describe_lr_request(request: dict[str, float]) -> str:
-    return f"LR x{request['factor']:.4g}" if "factor" in request else f"LR {request['lr']:.4g}"
+    return (f"LR x{command_text(request['factor'])}" if "factor" in request
+            else f"LR {command_text(request['lr'])}")
 
 
 def new_command(action: str, **args: float) -> dict:

@@ -9,9 +9,7 @@ import subprocess
 import sys
 import time
 
-from tui.runs.run_record import RunRecord, load_run_record
-
-RUNS_ROOT = "runs"
+from tui.runs.run_record import RUNS_DIR, RunRecord, load_run_record
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 RUN_DIR_MODE = 0o750
 # How long `launch_run` waits for the supervisor to report the trainer's pid.
@@ -73,7 +71,7 @@ def _check_command(command: list[str], cwd: str) -> None:
         raise LaunchError(f"{program}: command not found")
 
 
-def launch_run(command: list[str], *, name: str | None = None, root: str = RUNS_ROOT, cwd: str | None = None,
+def launch_run(command: list[str], *, name: str | None = None, root: str = RUNS_DIR, cwd: str | None = None,
                env: dict[str, str] | None = None, preset: str | None = None, parent: str | None = None,
                resume_from: str | None = None, changes: list[str] | None = None,
                files: dict[str, str] | None = None) -> RunRecord:

@@ -96,32 +96,32 @@ class RunHandle:
     """One launched run, by its directory, here or (through an ssh host) on another machine.
     Every action first checks the run is ours and alive."""
 
-    def __init__(self, run_dir: str, host: RunHost | None = None, record: RunRecord | None = None) -> None:
+    def __init__(self, run_dir: str, run_host: RunHost | None = None, record: RunRecord | None = None) -> None:
         self.run_dir = run_dir
-        self.host = host or LocalRunHost()
-        self.record: RunRecord = record or self.host.load_record(run_dir)
+        self.run_host = run_host or LocalRunHost()  # where its actions run (a hostname is only ever a str)
+        self.record: RunRecord = record or self.run_host.load_record(run_dir)
         self.reads_control = False  # once the trainer said it reads commands, it is not asked again
 
     @property
     def remote(self) -> bool:
-        return not isinstance(self.host, LocalRunHost)
+        return not isinstance(self.run_host, LocalRunHost)
 
     def refresh(self) -> RunRecord:
         """The record read again, before each action: one that stopped being ours (or readable)
         since the handle was made refuses the action, as a ControlError like every other refusal."""
         try:
-            self.record = self.host.load_record(self.run_dir)
+            self.record = self.run_host.load_record(self.run_dir)
         except NotOurRun as error:
             raise ControlError(str(error)) from None
         return self.record
 
     @property
     def alive(self) -> bool:
-        return self.host.process_alive(self.record)
+        return self.run_host.process_alive(self.record)
 
     @property
     def controllable(self) -> bool:
-        self.reads_control = self.reads_control or trainer_reads_control(self.run_dir, self.host)
+        self.reads_control = self.reads_control or trainer_reads_control(self.run_dir, self.run_host)
         return self.reads_control
 
     def _require_alive(self, what: str) -> None:
@@ -142,7 +142,7 @@ class RunHandle:
 
     def _send(self, action: str, **args: float) -> str:
         command = new_command(action, **args)
-        self.host.send(self.run_dir, command)
+        self.run_host.send(self.run_dir, command)
         return command["id"]
 
     def set_lr(self, text: str) -> tuple[str, dict[str, float]]:
@@ -162,21 +162,21 @@ class RunHandle:
     def wait_for_ack(self, command_id: str, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout
         while True:
-            ack = find_ack(self.run_dir, command_id, self.host)
+            ack = find_ack(self.run_dir, command_id, self.run_host)
             if ack is not None or time.monotonic() >= deadline or not self.alive:
-                return ack or find_ack(self.run_dir, command_id, self.host)
-            time.sleep(self.host.poll_seconds)
+                return ack or find_ack(self.run_dir, command_id, self.run_host)
+            time.sleep(self.run_host.poll_seconds)
 
     def _wait_exit(self, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if not self.alive:
                 return True
-            time.sleep(self.host.poll_seconds)
+            time.sleep(self.run_host.poll_seconds)
         return not self.alive
 
     def _signal(self, signum: int) -> None:
-        self.host.signal(self.refresh(), signum)
+        self.run_host.signal(self.refresh(), signum)
 
     def stop(self, timeouts: StopTimeouts | None = None, progress: Callable[[str], None] = lambda text: None) -> str:
         """Graceful first (checkpoint, then exit) when the trainer reads commands; then SIGINT,
@@ -201,6 +201,6 @@ class RunHandle:
         # The supervisor records the exit code a moment after the process is gone.
         deadline = time.monotonic() + 5
         while self.refresh().exit_code is None and time.monotonic() < deadline:
-            time.sleep(self.host.poll_seconds / 2)
+            time.sleep(self.run_host.poll_seconds / 2)
         code = self.record.exit_code
         return f"{how} (exit code {code})" if code is not None else how

@@ -10,13 +10,12 @@ import time
 from dataclasses import dataclass
 
 from tui.runs.process_state import pid_alive
-from tui.runs.run_record import OUTPUT_FILE_NAMES, RUN_RECORD_NAME, NotOurRun, RunRecord, load_run_record
+from tui.runs.run_record import OUTPUT_FILE_NAMES, RUN_RECORD_NAME, RUNS_DIR, NotOurRun, RunRecord, load_run_record
 from tui.readers.log_reader import UnreadableLog, resolve_target
 
 # A log written to within this long is being written by a live process, as far as a tail can tell.
 LIVE_WITHIN_SECONDS = 120.0
 
-RUNS_DIR = "runs"
 
 
 @dataclass(slots=True)

@@ -21,6 +21,9 @@ from tui.readers.regular_file import open_regular
 
 from trainers.control import CONTROL_FILE_NAME, UnsafeFile, open_owned, unsafe_owner
 
+# Where `trainwatch run` makes run directories and the UI looks for them, relative to the current
+# directory (trainers/session.py writes runs/manual the same way, without importing tui).
+RUNS_DIR = "runs"
 RUN_RECORD_NAME = "run.json"
 # What the supervisor captures of a launched run's own output, beside the event log.
 OUTPUT_FILE_NAMES = ("stdout.log", "stderr.log")

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tui.readers.file_state import FINGERPRINT_BYTES, FileState
 from tui.runs.process_state import PID_MAX
 from tui.runs.sh_scripts import assign as _assign, shell_script
 
-# How many first bytes of an appended file are compared to notice a rewrite in place.
-FINGERPRINT_BYTES = 64
 
 # Where a target is and what it is: "@TW dir ABS" (+ "@TW rundir" and a listing, newest first,
 # directories ending in /), "@TW file ABS", "@TW notfile ABS", "@TW denied" or "@TW missing".
@@ -50,9 +49,7 @@ class StreamedFile:
 
     path: str  # absolute
     whole: bool  # re-sent whole when it changes (trainer_state.json, run.json), else appended bytes
-    offset: int  # bytes already received (append mode)
-    identity: str  # the inode last seen, "-" for none
-    head: bytes = b""  # the file's first bytes as received: when they change, it was rewritten in place
+    at: FileState  # the inode last seen, bytes already received (append mode), their first bytes
 
 
 # One line per event, "@TW <file number> <what> [args]", data following its header:
@@ -149,8 +146,8 @@ def stream_script(files: list[StreamedFile], interval: float, chunk_bytes: int) 
     for number, file in enumerate(files, 1):
         assignments.append(" ".join((
             _assign(f"tw_p{number}", file.path), _assign(f"tw_w{number}", "whole" if file.whole else "append"),
-            _assign(f"tw_o{number}", "-" if file.whole else file.offset), _assign(f"tw_k{number}", file.identity),
-            _assign(f"tw_f{number}", file.head[:FINGERPRINT_BYTES].hex()), f"tw_s{number}=")))
+            _assign(f"tw_o{number}", "-" if file.whole else file.at.offset), _assign(f"tw_k{number}", file.at.identity),
+            _assign(f"tw_f{number}", file.at.head.hex()), f"tw_s{number}=")))
     paths = " ".join(f'"$tw_p{number}"' for number in range(1, len(files) + 1))
     assignments.append(f"tw_list() {{ ls -dLin -- {paths} 2>/dev/null; }}")
     return shell_script(assignments, _STREAM_BODY)

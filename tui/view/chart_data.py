@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, field
 
 from tui.view.chart_downsample import display_curve, envelope
-from tui.diagnosis.segment_view import Curve, SegmentView
+from tui.model.curves import Curve, SegmentCurves
 from tui.model.smoothing import debiased_ema
 from tui.model.run_model import RunModel
 from tui.model.series import Series
@@ -73,7 +73,7 @@ def key_charts(model: RunModel, smoothing: float) -> list[ChartData]:
     for position, segment in enumerate(model.segments):
         if not segment.series:
             continue
-        view = SegmentView(segment)
+        view = SegmentCurves(segment)
         picks: dict[str, list[tuple[str, Curve]]] = {"loss": [], "metric": [], "lr": []}
         if view.train_loss is not None:
             picks["loss"].append(("train", view.train_loss))

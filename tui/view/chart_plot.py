@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tui.view.chart_data import ChartData, ChartLine
+from tui.view.chart_data import ChartData
 
 BRAILLE_BASE = 0x2800
 # Dot bit for (column 0-1, row 0-3) inside one braille cell.

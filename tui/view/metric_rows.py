@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from tui.model.number_format import finite_or_none, fmt
-from tui.model.metric_names import MetricName, main_metric_rank, parse_metric_name
+from tui.model.number_format import finite_or_none
+from tui.model.metric_names import MetricName, main_metric_rank
 from tui.model.run_model import RunModel
 from tui.model.series import Series
 
@@ -61,7 +61,9 @@ def metric_rows(model: RunModel) -> list[MetricRow]:
         if row is None:
             row = rows[key] = MetricRow(label=meta.base if key == meta.base else name, goal=meta.goal)
             order[key] = _row_order(meta)
-        if meta.split == "val":
+        if meta.split in ("val", "test"):
+            # A held-out evaluation, as the diagnosis reads a test metric when nothing says val: the
+            # evaluation column (test_ metrics keep a row of their own, named in full).
             row.val_name, row.val_last = name, finite_or_none(series.last)
         elif row.train_name is None or meta.split == "train":
             row.train_name, row.train_last = name, finite_or_none(series.last)
@@ -101,6 +103,3 @@ def sparkline_text(values: list[float], width: int) -> str:
     return "".join(SPARK_BLOCKS[round((value - low) / span * top)] for value in values)
 
 
-def format_value(value: float | None) -> str:
-    """A table cell: the evidence text's number format, a dash for nothing yet."""
-    return "—" if value is None else fmt(value)

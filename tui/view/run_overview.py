@@ -1,7 +1,6 @@
 """What the header says about a run: state, elapsed, position, speed and ETA, as text."""
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -10,6 +9,7 @@ from tui.runs.exit_status import describe_exit, exit_signal, final_status
 from tui.runs.process_state import pid_alive
 from tui.runs.run_record import RUN_RECORD_NAME, NotOurRun, RunRecord, load_run_record
 from tui.runs.run_listing import LIVE_WITHIN_SECONDS
+from tui.model.number_format import duration
 from tui.view.live_run import LiveRun
 
 if TYPE_CHECKING:
@@ -30,21 +30,6 @@ class RunOverview:
     format_name: str
     connection: str = ""  # "connected", "retry in 4 s (attempt 3): ..." for a remote target
     gpu: str = ""  # "GPU 87% · 12.1/79.6 GiB" while the run runs on a machine with GPUs
-
-
-def format_duration(seconds: float | None) -> str:
-    """Seconds only under a minute, minutes after: the header then changes at most once a
-    minute on a long run, which keeps the UI's idle CPU near zero (it only repaints on change)."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "—"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
 
 
 def run_name_of(source: str) -> str:
@@ -72,7 +57,7 @@ def describe_run(live: LiveRun, now: float, host: str, name: str | None = None, 
         name=name or run_name_of(model.source),
         state=state,
         state_detail=detail,
-        elapsed=format_duration(elapsed),
+        elapsed=duration(elapsed),
         position=_position(live),
         throughput=_throughput_text(steps_per_second, epochs_per_second),
         eta=_eta_text(live, steps_per_second, epochs_per_second) if running else "—",
@@ -148,8 +133,8 @@ def _state_of(live: LiveRun, now: float) -> tuple[str, str]:
     if age < 10:
         return "live", "last write just now"
     if age <= LIVE_WITHIN_SECONDS:
-        return "live", f"last write {format_duration(age // 10 * 10)} ago"
-    return "idle", f"last write {format_duration(age)} ago"
+        return "live", f"last write {duration(age // 10 * 10)} ago"
+    return "idle", f"last write {duration(age)} ago"
 
 
 def _position(live: LiveRun) -> str:
@@ -186,21 +171,21 @@ def _throughput_text(steps_per_second: float | None, epochs_per_second: float | 
         return f"{steps_per_second:.3g} steps/s"
     if epochs_per_second:
         per_epoch = 1 / epochs_per_second
-        return f"{format_duration(per_epoch)}/epoch" if per_epoch >= 1 else f"{epochs_per_second:.3g} epochs/s"
+        return f"{duration(per_epoch)}/epoch" if per_epoch >= 1 else f"{epochs_per_second:.3g} epochs/s"
     return "—"
 
 
 def _eta_text(live: LiveRun, steps_per_second: float | None, epochs_per_second: float | None) -> str:
     segment = live.model.current
     if live.total_steps and steps_per_second and segment.last_step is not None:
-        return format_duration((live.total_steps - segment.last_step) / steps_per_second)
+        return duration((live.total_steps - segment.last_step) / steps_per_second)
     if live.total_epochs and epochs_per_second and segment.last_epoch is not None:
-        return format_duration((live.total_epochs - segment.last_epoch) / epochs_per_second)
+        return duration((live.total_epochs - segment.last_epoch) / epochs_per_second)
     return "—"
 
 
 def _until_next_tick(seconds: float) -> float:
-    """How long until format_duration(seconds) shows something else."""
+    """How long until number_format.duration(seconds) shows something else."""
     if seconds < 60:
         return 1 - seconds % 1
     if seconds < 86400:

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.model.number_format import command_text
 from tui.runs.control_client import ControlError, parse_lr_request
 from tui.runs.presets import Preset, PresetError
 from tui.runs.restart import RestartProposal, command_lines
@@ -51,7 +52,7 @@ class LrScreen(ModalScreen[dict | None]):
         self.run_name = run_name
 
     def compose(self) -> ComposeResult:
-        now = f"now {self.current:.4g}" if self.current is not None else "current LR not logged yet"
+        now = f"now {command_text(self.current)}" if self.current is not None else "current LR not logged yet"
         with Vertical(id="lr-body", classes="action-body"):
             yield Static(Text(f"Change the learning rate of {self.run_name} ({now})"), classes="action-title")
             yield Input(placeholder="1e-4, or a factor: x0.5, /2", id="lr-input")

@@ -10,7 +10,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.runs.run_listing import RunEntry
-from tui.view.run_overview import format_duration
+from tui.model.number_format import duration
 
 
 class RunPickerScreen(ModalScreen[str | None]):
@@ -34,7 +34,7 @@ class RunPickerScreen(ModalScreen[str | None]):
         if not run.readable:
             return f"{run.name}  unreadable: {run.problem}"
         return (f"{run.name}  {'live' if run.live else 'idle'}  last write "
-                f"{format_duration(self.now - run.modified_at)} ago")
+                f"{duration(self.now - run.modified_at)} ago")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

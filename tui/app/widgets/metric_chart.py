@@ -7,7 +7,7 @@ from textual.widget import Widget
 
 from tui.view.chart_data import ChartData
 from tui.view.chart_plot import plot_chart
-from tui.view.metric_rows import format_value
+from tui.model.number_format import table_value
 
 AXIS_WIDTH = 9
 
@@ -37,9 +37,9 @@ class MetricChart(Widget):
         lines = []
         for row in range(grid.height):
             if row == 0:
-                label = format_value(grid.y_high)
+                label = table_value(grid.y_high)
             elif row == grid.height - 1:
-                label = format_value(grid.y_low)
+                label = table_value(grid.y_low)
             else:
                 label = ""
             line = Text(label.rjust(AXIS_WIDTH - 1)[: AXIS_WIDTH - 1] + "│", style=axis)
@@ -47,7 +47,7 @@ class MetricChart(Widget):
                 line.append(text, style=self.get_component_rich_style(f"metric-chart--{role}") if role else axis)
             lines.append(line)
         footer = Text(" " * (AXIS_WIDTH - 1) + "└", style=axis)
-        span = f"{chart.x_unit} {format_value(grid.x_low)}…{format_value(grid.x_high)}"
+        span = f"{chart.x_unit} {table_value(grid.x_low)}…{table_value(grid.x_high)}"
         footer.append(span[: max(plot_width, 0)], style=axis)
         lines.append(footer)
         return Text("\n").join(lines)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.view.metric_rows import MetricRow, format_value, sparkline_text
+from tui.model.number_format import table_value
+from tui.view.metric_rows import MetricRow, sparkline_text
 
 SPARKLINE_WIDTH = 6
 COLUMNS = (("metric", 10), ("train", 9), ("val", 9), ("best", 9), ("at", 5), ("Δ", 9), ("trend", SPARKLINE_WIDTH + 1))
@@ -51,4 +52,4 @@ class MetricsTable(DataTable):
 
 
 def _number(value: float | None, style=None) -> Text:
-    return Text(format_value(value), style=style or "", justify="right")
+    return Text(table_value(value), style=style or "", justify="right")
