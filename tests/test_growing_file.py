@@ -84,3 +84,36 @@ def test_native_log_grown_by_another_process(tmp_path):
     model = RunModel()
     model.apply(records)
     assert model.summary_of("val_loss")["best_epoch"] == 39
+
+
+# Two processes logging per step to one event log, the second a few steps behind the first (what
+# each rank of a torchrun writes when a script logs on every rank).
+TWO_WRITERS = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, sys.argv[3])
+    from trainers.runlog import RunLog
+    path, lag = sys.argv[1], int(sys.argv[2])
+    log = RunLog(path)
+    time.sleep(lag * 0.01)
+    for step in range(1, 151):
+        log.metrics(step=step, epoch=step / 50, loss=2.0 / step ** 0.5)
+        log.flush()
+        time.sleep(0.01)
+    log.close()
+""")
+
+
+def test_two_writers_interleaved_by_a_few_steps_are_one_run(tmp_path):
+    path = str(tmp_path / "events.jsonl")
+    writers = [subprocess.Popen([sys.executable, "-c", TWO_WRITERS, path, str(lag), REPO]) for lag in (0, 4)]
+    assert [writer.wait(timeout=60) for writer in writers] == [0, 0]
+    records = [r for r in read_target(path).records if isinstance(r, MetricRecord)]
+    steps = [record.step for record in records]
+    assert any(later < earlier for earlier, later in zip(steps, steps[1:])), "the writers should interleave"
+    model = RunModel()
+    model.apply(records)
+    assert len(model.segments) == 1 and model.late_records > 0
+    assert list(model.segments[0].series["loss"].steps) == sorted(model.segments[0].series["loss"].steps)
+    # A counter back near its start is still a new run appended to the log.
+    model.apply([MetricRecord(step=step, epoch=step / 50, values={"loss": 1.0}) for step in (1, 2, 3)])
+    assert len(model.segments) == 2

@@ -21,7 +21,7 @@ def frozen_copy(source: str, directory) -> str:
 
 def make_app(target: str | None, **options) -> TrainWatch:
     options.setdefault("remember", False)
-    options.setdefault("host", "gpu-box")
+    options.setdefault("hostname", "gpu-box")
     options.setdefault("clock", lambda: FIXED_NOW)
     return TrainWatch(target, **options)
 

@@ -23,9 +23,13 @@ class TrainwatchHFCallback(TrainerCallback):
     def __init__(self, run_dir: str | None = None, config: dict[str, Any] | None = None,
                  dataset_sizes: dict[str, int] | None = None) -> None:
         self.session = TrainwatchSession(run_dir)
-        self.log = self.session.log
         self.config = dict(config or {})
         self.dataset_sizes = dataset_sizes
+
+    @property
+    def log(self):
+        """The run's event log on rank 0; on the other ranks of a multi-process run, one that writes nothing."""
+        return self.session.log
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         config = {"num_train_epochs": args.num_train_epochs, "max_steps": args.max_steps,
@@ -47,7 +51,7 @@ class TrainwatchHFCallback(TrainerCallback):
 
         if self.session.handle_commands(get_lr=lambda: current_lr(optimizer) if optimizer is not None else None,
                                         set_lr=apply_lr, save_checkpoint=save, step=state.global_step,
-                                        epoch=state.epoch):
+                                        epoch=state.epoch, save_on_every_rank=True):  # the Trainer saves once
             control.should_training_stop = True
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:

@@ -23,7 +23,6 @@ class TrainwatchCallback(keras.callbacks.Callback):
                  initial_epoch: int = 0, best_metric: str = "val_loss") -> None:
         super().__init__()
         self.session = TrainwatchSession(run_dir)
-        self.log = self.session.log
         self.config = dict(config or {})
         self.dataset_sizes = dataset_sizes
         self.resumed_from = resumed_from
@@ -32,6 +31,11 @@ class TrainwatchCallback(keras.callbacks.Callback):
         self._best: float | None = None
         self._epoch = initial_epoch
         self._step = 0
+
+    @property
+    def log(self):
+        """The run's event log on rank 0; on the other ranks of a multi-process run, one that writes nothing."""
+        return self.session.log
 
     # The optimizer's LR: a variable we can assign, unless the user passed a schedule object.
     def _get_lr(self) -> float | None:

@@ -49,7 +49,8 @@ class TrainwatchLightningCallback(pl.Callback):
 
         if self.session.handle_commands(get_lr=lambda: current_lr(optimizers[0]) if optimizers else None,
                                         set_lr=apply_lr, save_checkpoint=save, step=trainer.global_step,
-                                        epoch=trainer.current_epoch + (batch_idx + 1) / max(1, trainer.num_training_batches)):
+                                        epoch=trainer.current_epoch + (batch_idx + 1) / max(1, trainer.num_training_batches),
+                                        save_on_every_rank=True):  # save_checkpoint is DDP-aware: writes once
             trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:

@@ -189,9 +189,11 @@ class RunLog:
 
     def run_start(self, resumed_from: str | None = None, start_epoch: int = 0, start_step: int = 0,
                   dataset_sizes: dict[str, int] | None = None, config: dict[str, Any] | None = None,
-                  control: bool = False) -> None:
+                  control: bool = False, **extra: Any) -> None:
+        """``extra``: more top-level fields (a multi-process run's ``world_size`` and ``ranks``)."""
         self.write("run_start", schema=SCHEMA_VERSION, resumed_from=resumed_from, start_epoch=start_epoch,
-                   start_step=start_step, dataset_sizes=dataset_sizes or {}, config=config or {}, control=control)
+                   start_step=start_step, dataset_sizes=dataset_sizes or {}, config=config or {}, control=control,
+                   **extra)
 
     def decode(self, reference: str, hypothesis: str, step: int | None = None, epoch: float | None = None,
                blank_ratio: float | None = None, sample: str | None = None) -> None:

@@ -72,7 +72,11 @@ class TorchControl:
         self.schedulers = list(scheduler) if isinstance(scheduler, (list, tuple)) else [scheduler]
         self.save = save
         self.session = session or TrainwatchSession(run_dir)
-        self.log = self.session.log
+
+    @property
+    def log(self):
+        """The run's event log on rank 0; on the other ranks of a multi-process run, one that writes nothing."""
+        return self.session.log
 
     @property
     def lr(self) -> float:

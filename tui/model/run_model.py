@@ -13,6 +13,11 @@ from tui.model.series import Series
 MAX_DECODE_CHARS = 500
 # A restart of the counter only counts as a resume when the new segment starts this late.
 RESUME_MIN_EPOCH = 2.0
+# A training record at most this many steps behind the last one came from a second process writing
+# the same log (each rank of a torchrun logging), not from a restart: a new run counts again from
+# its start and a resume goes back to a checkpoint, both further than this once a run has got
+# going. It is left out, and counted.
+LATE_RECORD_STEPS = 8
 
 
 @dataclass(slots=True)
@@ -87,6 +92,7 @@ class RunModel:
         # checkpoint (load_best_model_at_end) unless the training records go back too, when they
         # are the new run's first evaluation.
         self._held: list[MetricRecord] = []
+        self.late_records = 0  # training records a few steps behind (another writer's), left out
 
     @property
     def current(self) -> Segment:
@@ -146,6 +152,7 @@ class RunModel:
             self.segments = [Segment(0)]
             self.record_count = 0
             self._held.clear()
+            self.late_records = 0
 
     def _apply_metrics(self, record: MetricRecord) -> None:
         # Runs once per record of a million-step log: the checks are written out, not called.
@@ -162,6 +169,9 @@ class RunModel:
                 behind = step is None and epoch is not None and counter.epoch is not None and epoch < counter.epoch - 1e-9
             lead = kind == segment.lead
             if behind and lead:
+                if step is not None and counter.step - step <= LATE_RECORD_STEPS:
+                    self._late(record)
+                    return
                 # The training records' counter went back: a new run was appended to the same log (or a resume).
                 self._restart(record, kind)
                 return
@@ -175,6 +185,12 @@ class RunModel:
         else:
             counter = segment.kinds[kind] = KindCounter()
         self._place(segment, kind, counter, record)
+
+    def _late(self, record: MetricRecord) -> None:
+        self.late_records += 1
+        if self.late_records == 1:
+            self.notices.append(f"metric records up to {LATE_RECORD_STEPS} steps behind the last one (from a second "
+                                f"process writing this log?) are left out, first at step {record.step}")
 
     def _restart(self, record: MetricRecord, kind: str) -> None:
         """A new segment from ``record`` on. The held validation rows that lie before it are the new

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from tui.runs.exit_status import final_status
+from tui.runs.exit_status import failed_worker, final_status
 from tui.runs.process_state import process_start_ticks
 from tui.runs.run_record import NotOurRun, load_run_record, load_trusted_record
 
@@ -64,8 +64,20 @@ def supervise(run_dir: str) -> int:
     record.save()
     ending = final_status(last_status(os.path.join(run_dir, EVENT_LOG_NAME)), code, record.stop_signal)
     if ending is not None:
-        _close_log(run_dir, ending[0], code, ending[1])
+        state, message = ending
+        worker = failed_worker(_tail(os.path.join(run_dir, "stderr.log"))) if state == "crashed" else None
+        _close_log(run_dir, state, code, f"{worker}; {message}" if worker else message)
     return 0
+
+
+def _tail(path: str, size: int = 65536) -> str:
+    """The end of a file as text ("" when it cannot be read): torchrun's failure report is there."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - size))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _owner_writable(path: str, flags: int) -> int:

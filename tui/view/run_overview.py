@@ -118,6 +118,8 @@ def _launched_state(live: LiveRun, run: RunHandle | None) -> tuple[str, str] | N
 
 
 def _status_detail(status) -> str:
+    if status.state == "crashed" and status.message.startswith("rank "):
+        return status.message  # which worker of a multi-process run failed, and how (supervisor.py)
     if status.state == "crashed" and status.exit_code is not None:
         return describe_exit(status.exit_code)
     return status.message

@@ -1,0 +1,147 @@
+"""Multi-process runs: real `torchrun --nproc_per_node N` (gloo on CPU) of trainers.ddp_reference,
+which uses TorchControl exactly as a one-process script does, with one rank slower than the rest.
+
+Rank 0 alone writes the event log; every command is agreed across ranks and applied at the same
+step (each rank traces the LR it trained with at every step, and an all_gather of the weights at
+the end shows the replicas are identical bit for bit); a stop ends every rank at the same step
+after one checkpoint; a rank killed by a signal is a crash that names the rank."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+from run_helpers import events, wait_for
+from tui.follow.target_follower import TargetFollower
+from tui.runs.launcher import launch_run
+from tui.runs.run_control import RunHandle
+from tui.view.live_run import LiveRun
+from tui.view.run_overview import describe_run
+
+TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
+SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trainer_scripts")
+
+
+def launch_ddp(tmp_path, ranks: int, *args: str) -> tuple[str, str]:
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    record = launch_run([TORCHRUN, "--standalone", "--nproc_per_node", str(ranks), "-m", "trainers.ddp_reference",
+                         "--trace", str(trace), "--epochs", "10000", *args],
+                        root=str(tmp_path / "runs"), cwd=str(tmp_path), name=f"ddp{ranks}")
+    wait_for(lambda: events(record.run_dir, "run_start"), 240, "the run to start", record.run_dir)
+    return record.run_dir, str(trace)
+
+
+def rank_trace(trace: str, rank: int) -> tuple[list[tuple[int, float]], str]:
+    """(step, LR trained with) per step, and the SHA-256 of the rank's final weights."""
+    steps, digest = [], ""
+    with open(os.path.join(trace, f"rank{rank}.jsonl")) as handle:
+        for line in handle:
+            entry = json.loads(line)
+            if "sha256" in entry:
+                digest = entry["sha256"]
+            else:
+                steps.append((entry["step"], entry["lr"]))
+    return steps, digest
+
+
+def assert_one_writer(run_dir: str, ranks: int) -> None:
+    starts = events(run_dir, "run_start")
+    assert len(starts) == 1 and starts[0]["world_size"] == ranks, starts
+    assert [entry["rank"] for entry in starts[0]["ranks"]] == list(range(ranks))
+    assert len({entry["pid"] for entry in starts[0]["ranks"]}) == ranks
+    assert all(entry["device"] == "cpu" and "host" in entry for entry in starts[0]["ranks"])
+    evaluations = [event["step"] for event in events(run_dir, "metrics") if "val_loss" in event["metrics"]]
+    assert evaluations == sorted(set(evaluations)), evaluations  # one line per epoch, not one per rank
+    assert _segments(run_dir) == 1
+
+
+def _segments(run_dir: str) -> int:
+    live = LiveRun(run_dir, "")
+    live.apply(TargetFollower(run_dir).read_once(), time.time())
+    return sum(1 for segment in live.model.segments if not segment.empty)
+
+
+def steer(run_dir: str, trace: str, ranks: int, changes: int, checkpoint_file: str) -> None:
+    """``changes`` LR changes, one checkpoint and a graceful stop; then every rank trained with the
+    same LR at every step, up to the same last step, and ended with the same weights."""
+    handle = RunHandle(run_dir)
+    wait_for(lambda: handle.controllable, 60, "the trainer to read commands", run_dir)
+    for change in range(changes):
+        command_id, _ = handle.set_lr("x0.8" if change % 2 else "x1.2")
+        ack = wait_for(lambda: handle.wait_for_ack(command_id, 0.1), 120, f"LR change {change}", run_dir)
+        assert ack["applied"] is True and ack["detail"]["ranks_applied"] == ranks, ack
+        assert ack["message"].endswith(f"on all {ranks} ranks"), ack
+    command_id = handle.checkpoint()
+    ack = wait_for(lambda: handle.wait_for_ack(command_id, 0.1), 120, "the checkpoint", run_dir)
+    assert ack["applied"] is True and checkpoint_file in os.path.basename(ack["detail"]["path"]), ack
+    result = handle.stop()
+    assert "gracefully" in result and "exit code 0" in result, result
+    assert handle.refresh().exit_code == 0
+    assert events(run_dir, "status")[-1]["state"] == "stopped"
+    acks = [event["command_id"] for event in events(run_dir, "ack")]
+    assert len(acks) == len(set(acks)) == changes + 2, acks  # one ack per command
+    traces = [rank_trace(trace, rank) for rank in range(ranks)]
+    assert traces[0][1] and all(entry == traces[0] for entry in traces[1:]), [len(t[0]) for t in traces]
+    assert len({lr for _, lr in traces[0][0]}) > changes // 2
+    stop_ack = events(run_dir, "ack")[-1]
+    assert stop_ack["action"] == "stop" and stop_ack["detail"]["step"] == traces[0][0][-1][0], stop_ack
+    assert_one_writer(run_dir, ranks)
+
+
+def test_two_ranks_apply_every_command_at_the_same_step_and_stop_together(tmp_path):
+    run_dir, trace = launch_ddp(tmp_path, 2, "--slow_rank", "1", "--slow_seconds", "0.01")
+    steer(run_dir, trace, 2, 20, "manual.pt")
+    assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == ["last.pt", "manual.pt"]
+    replicas = json.load(open(os.path.join(trace, "replicas.json")))  # an all_gather of the weights
+    assert replicas["identical"] and replicas["max_difference"] == 0.0, replicas
+
+
+def test_four_ranks_logging_every_step_write_one_line_per_step(tmp_path):
+    run_dir, trace = launch_ddp(tmp_path, 4, "--slow_rank", "2", "--slow_seconds", "0.01", "--log_every_step",
+                                "--steps_per_epoch", "10")
+    steer(run_dir, trace, 4, 5, "manual.pt")
+    per_step = [event["step"] for event in events(run_dir, "metrics") if set(event["metrics"]) == {"loss"}]
+    assert per_step == list(range(1, len(per_step) + 1)), per_step[:40]
+    assert json.load(open(os.path.join(trace, "replicas.json")))["identical"]
+
+
+def test_lightning_ddp_on_two_processes(tmp_path):
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    record = launch_run([sys.executable, os.path.join(SCRIPTS, "lightning_tiny.py"), "--devices", "2",
+                         "--trace", str(trace)], root=str(tmp_path / "runs"), cwd=str(tmp_path), name="lightning-ddp")
+    wait_for(lambda: events(record.run_dir, "run_start"), 240, "the run to start", record.run_dir)
+    steer(record.run_dir, str(trace), 2, 6, "manual.ckpt")
+    assert sorted(os.listdir(os.path.join(record.run_dir, "checkpoints"))) == ["last.ckpt", "manual.ckpt"]
+
+
+def test_hugging_face_trainer_under_torchrun(tmp_path):
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    record = launch_run([TORCHRUN, "--standalone", "--nproc_per_node", "2", os.path.join(SCRIPTS, "hf_tiny.py"),
+                         "{run_dir}/hf", str(trace)], root=str(tmp_path / "runs"), cwd=str(tmp_path), name="hf-ddp",
+                        env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    wait_for(lambda: events(record.run_dir, "run_start"), 240, "the run to start", record.run_dir)
+    steer(record.run_dir, str(trace), 2, 6, "checkpoint-")
+    saved = sorted(name for name in os.listdir(os.path.join(record.run_dir, "hf")) if name.startswith("checkpoint-"))
+    assert len(saved) == 2, saved  # the checkpoint and the stop's, each written once
+
+
+def test_a_rank_killed_by_a_signal_is_a_crash_that_names_it(tmp_path):
+    run_dir, _ = launch_ddp(tmp_path, 2)
+    wait_for(lambda: events(run_dir, "metrics"), 120, "the first epoch", run_dir)
+    victim = events(run_dir, "run_start")[0]["ranks"][1]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    handle = RunHandle(run_dir)
+    wait_for(lambda: handle.refresh().exit_code is not None, 120, "torchrun to end", run_dir)
+    status = wait_for(lambda: [e for e in events(run_dir, "status") if e["state"] != "running"], 30, "the end")[-1]
+    assert status["state"] == "crashed" and status["exit_code"] != 0, status
+    assert status["message"].startswith("rank 1 (local rank 1") and "killed by SIGKILL" in status["message"], status
+    live = LiveRun(run_dir, "")
+    live.initial_read_done = True
+    live.apply(TargetFollower(run_dir).read_once(), time.time())
+    overview = describe_run(live, time.time(), "here", run=handle)
+    assert overview.state == "crashed" and "rank 1" in overview.state_detail, overview

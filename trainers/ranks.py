@@ -1,0 +1,103 @@
+"""Which process of a multi-process run this is, and the one collective trainwatch uses in it.
+
+Under ``torchrun`` (or Lightning's DDP, or Accelerate) every rank runs the same training script
+and so the same integration. Rank 0 alone writes the event log and reads the control channel; at
+each safe point the ranks exchange one small object (``torch.distributed.all_gather_object``
+over the process group the training already has), so every rank applies the same command at the
+same step, and rank 0 learns how far behind the others each rank is.
+
+Stdlib only: torch.distributed is used when the training script has imported torch and
+initialised a process group, never imported here otherwise.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from typing import Any, Protocol
+
+
+class Ranks(Protocol):
+    rank: int  # global rank: 0 writes the event log and reads the control channel
+    world_size: int
+
+    def exchange(self, payload: Any) -> list[Any]:
+        """Every rank's ``payload``, in rank order, on every rank (a collective: all ranks call it)."""
+
+    def barrier(self) -> None:
+        """Wait until every rank is here."""
+
+
+def env_rank() -> int:
+    """This process's global rank as the launcher's environment tells it, before any process group
+    exists: torchrun's RANK; Lightning's subprocess launcher's NODE_RANK/LOCAL_RANK (rank 0 is node 0,
+    local rank 0); ``srun -n N``'s SLURM_PROCID. 0 for a single process."""
+    for name in ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    node, local = os.environ.get("NODE_RANK", "0"), os.environ.get("LOCAL_RANK", "0")
+    if (node.isdigit() and int(node)) or (local.isdigit() and int(local)):
+        return max(int(node) if node.isdigit() else 0, 1)  # not rank 0: which one only the group knows
+    tasks, procid = os.environ.get("SLURM_NTASKS", "1"), os.environ.get("SLURM_PROCID", "0")
+    if tasks.isdigit() and int(tasks) > 1 and procid.isdigit():
+        return int(procid)
+    return 0
+
+
+class SingleProcess:
+    """No process group (yet): the rank the environment says, exchanging with nobody."""
+
+    def __init__(self, rank: int = 0) -> None:
+        self.rank = rank
+        self.world_size = 1
+
+    def exchange(self, payload: Any) -> list[Any]:
+        return [payload]
+
+    def barrier(self) -> None:
+        pass
+
+
+class TorchDistributedRanks:
+    """The training's own torch.distributed default group (gloo or NCCL)."""
+
+    def __init__(self, dist: Any) -> None:
+        self.dist = dist
+        self.rank = dist.get_rank()
+        self.world_size = dist.get_world_size()
+
+    def exchange(self, payload: Any) -> list[Any]:
+        gathered: list[Any] = [None] * self.world_size
+        self.dist.all_gather_object(gathered, payload)
+        return gathered
+
+    def barrier(self) -> None:
+        self.dist.barrier()
+
+
+def detect_ranks() -> Ranks:
+    """The initialised torch.distributed group of more than one process, else this process alone
+    at the rank its launcher's environment gives."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return TorchDistributedRanks(dist)
+    return SingleProcess(env_rank())
+
+
+def process_identity() -> dict[str, Any]:
+    """What ``run_start`` records of one rank: where it runs and on what device."""
+    identity: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    local = os.environ.get("LOCAL_RANK", "")
+    if local.isdigit():
+        identity["local_rank"] = int(local)
+    torch = sys.modules.get("torch")
+    device = "cpu"
+    if torch is not None:
+        try:
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                device = f"cuda:{torch.cuda.current_device()}"
+        except Exception:  # a broken CUDA setup must not stop the training from starting
+            pass
+    identity["device"] = device
+    return identity
