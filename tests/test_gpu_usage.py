@@ -65,7 +65,12 @@ def test_the_run_s_own_gpu_is_found_by_its_process_group(tmp_path, path_with):
         assert read_gpus(run_here, run_group=trainer.pid) == "GPU 3% · 1.0/79.6 GiB"
         # Not a run of ours, or its processes not on any GPU: the whole machine.
         assert read_gpus(run_here) == "2 GPUs 45% · 13.1/159.3 GiB"
-        assert read_gpus(run_here, run_group=os.getpgid(0)) == "2 GPUs 45% · 13.1/159.3 GiB"
+        other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+        try:  # another run, neither the GPU processes' group nor their ancestor
+            assert read_gpus(run_here, run_group=other.pid) == "2 GPUs 45% · 13.1/159.3 GiB"
+        finally:
+            other.kill()
+            other.wait()
     finally:
         trainer.kill()
         trainer.wait()
@@ -116,3 +121,22 @@ async def test_a_finished_log_shows_no_gpu(tmp_path, path_with):
         await wait_for(pilot, lambda: "idle" in header.render().plain, timeout=10)
         await pilot.pause(1.5)  # past the first look at the GPUs
         assert "GPU" not in header.render().plain and app.gpu_text == ""
+
+
+def test_a_torchrun_worker_in_its_own_session_counts_for_the_run(tmp_path, path_with):
+    """torchrun starts each worker in a session of its own: the worker's GPU is the run's because
+    the run's process is the worker's ancestor (real processes, the real script's ps walk)."""
+    launcher = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+        "print(worker.pid, flush=True)\n"
+        "time.sleep(60)\n")], stdout=subprocess.PIPE, start_new_session=True, text=True)
+    try:
+        worker = int(launcher.stdout.readline())
+        assert os.getpgid(worker) != launcher.pid
+        path_with(fake_nvidia_smi(tmp_path / "bin", TWO_GPUS, f"{worker}, GPU-aaaa\n"))
+        assert read_gpus(run_here, run_group=launcher.pid) == "GPU 87% · 12.1/79.6 GiB"
+        os.kill(worker, 9)
+    finally:
+        launcher.kill()
+        launcher.wait()

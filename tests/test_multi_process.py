@@ -16,7 +16,7 @@ import time
 from run_helpers import events, wait_for
 from tui.follow.target_follower import TargetFollower
 from tui.runs.launcher import launch_run
-from tui.runs.run_control import RunHandle
+from tui.runs.run_control import RunHandle, StopTimeouts
 from tui.view.live_run import LiveRun
 from tui.view.run_overview import describe_run
 
@@ -145,3 +145,36 @@ def test_a_rank_killed_by_a_signal_is_a_crash_that_names_it(tmp_path):
     live.apply(TargetFollower(run_dir).read_once(), time.time())
     overview = describe_run(live, time.time(), "here", run=handle)
     assert overview.state == "crashed" and "rank 1" in overview.state_detail, overview
+
+
+STUBBORN_WORKER = """
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+open(os.path.join(sys.argv[1], f"worker{os.environ['RANK']}.pid"), "w").write(str(os.getpid()))
+while True:
+    time.sleep(0.1)
+"""
+
+
+def test_a_stop_by_signal_reaches_every_worker_of_a_torchrun(tmp_path):
+    """No trainwatch in the script, workers that ignore SIGINT and SIGTERM in sessions of their own
+    (torchrun's): the stop still ends every one of them, not only torchrun."""
+    script = tmp_path / "stubborn.py"
+    script.write_text(STUBBORN_WORKER)
+    record = launch_run([TORCHRUN, "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
+                        root=str(tmp_path / "runs"), cwd=str(tmp_path), name="stubborn")
+    pid_files = [tmp_path / f"worker{rank}.pid" for rank in range(2)]
+    wait_for(lambda: all(path.exists() and path.read_text() for path in pid_files), 120, "the workers", record.run_dir)
+    workers = [int(path.read_text()) for path in pid_files]
+    assert all(os.getsid(worker) == worker for worker in workers)  # out of the trainer's group
+    result = RunHandle(record.run_dir).stop(StopTimeouts(graceful=1, interrupt=3, terminate=3))
+    assert "SIGKILL" in result or "stopped" in result, result
+
+    def gone(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                return handle.read().split(")")[-1].split()[0] == "Z"
+        except OSError:
+            return True
+    wait_for(lambda: all(gone(worker) for worker in workers), 30, "every worker to end", record.run_dir)

@@ -4,7 +4,7 @@ Under ``torchrun`` (or Lightning's DDP, or Accelerate) every rank runs the same 
 and so the same integration. Rank 0 alone writes the event log and reads the control channel; at
 each safe point the ranks exchange one small object (``torch.distributed.all_gather_object``
 over the process group the training already has), so every rank applies the same command at the
-same step, and rank 0 learns how far behind the others each rank is.
+same step (when nothing is pending, the exchange is one all_reduce of one number).
 
 Stdlib only: torch.distributed is used when the training script has imported torch and
 initialised a process group, never imported here otherwise.
@@ -23,6 +23,9 @@ class Ranks(Protocol):
 
     def exchange(self, payload: Any) -> list[Any]:
         """Every rank's ``payload``, in rank order, on every rank (a collective: all ranks call it)."""
+
+    def any(self, flag: bool) -> bool:
+        """Is ``flag`` true on any rank? (a collective of one number: the safe point's usual cost)"""
 
     def barrier(self) -> None:
         """Wait until every rank is here."""
@@ -55,6 +58,9 @@ class SingleProcess:
     def exchange(self, payload: Any) -> list[Any]:
         return [payload]
 
+    def any(self, flag: bool) -> bool:
+        return flag
+
     def barrier(self) -> None:
         pass
 
@@ -66,6 +72,15 @@ class TorchDistributedRanks:
         self.dist = dist
         self.rank = dist.get_rank()
         self.world_size = dist.get_world_size()
+        torch = sys.modules["torch"]
+        # NCCL reduces only CUDA tensors: the flag lives on this rank's GPU there.
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+        self._flag = torch.zeros(1, dtype=torch.int32, device=device)
+
+    def any(self, flag: bool) -> bool:
+        self._flag.fill_(int(flag))
+        self.dist.all_reduce(self._flag, op=self.dist.ReduceOp.MAX)
+        return bool(self._flag.item())
 
     def exchange(self, payload: Any) -> list[Any]:
         gathered: list[Any] = [None] * self.world_size

@@ -171,13 +171,15 @@ class TrainwatchSession:
         return self.stop_requested
 
     def _agreed_commands(self, ranks: Ranks, step: int | None, epoch: float | None) -> list[ControlCommand]:
-        """The one collective of a safe point: rank 0's new commands to every rank, the other ranks'
-        kept metrics to rank 0."""
+        """A safe point's collective: is there anything to exchange (one number, all_reduce)? Only
+        then rank 0's new commands go to every rank and the other ranks' kept metrics to rank 0."""
         mine: dict[str, Any] = {}
         if self.is_writer:
             mine["commands"] = [(command.id, command.action, command.args) for command in self.control.poll()]
         elif isinstance(self.log, OtherRankLog) and self.log.kept:
             mine["metrics"] = self.log.take_kept()
+        if not ranks.any(bool(mine.get("commands") or mine.get("metrics"))):
+            return []  # the usual case: one all_reduce of one number, and on
         gathered = ranks.exchange(mine)
         if self.is_writer:
             for rank, payload in enumerate(gathered):

@@ -30,7 +30,7 @@ class GpuState:
     utilization: float | None  # percent; None where the GPU does not report it (MIG slices)
     memory_used_mib: float | None
     memory_total_mib: float | None
-    process_groups: set[int] = field(default_factory=set)  # of the processes computing on it
+    owners: set[int] = field(default_factory=set)  # process groups and ancestors of the processes computing on it
 
 
 def _number(text: str) -> float | None:
@@ -57,15 +57,17 @@ def parse_gpu_report(output: str) -> list[GpuState]:
         if section == "gpus" and len(fields) == 4 and fields[0].startswith("GPU-"):
             uuid, utilization, used, total = fields
             gpus[uuid] = GpuState(uuid, _number(utilization), _number(used), _number(total))
-        elif section == "apps" and len(fields) == 2 and fields[1] in gpus and fields[0].isdigit():
-            gpus[fields[1]].process_groups.add(int(fields[0]))
+        elif section == "apps" and len(fields) in (2, 3) and fields[1] in gpus:
+            # "PGID,UUID,ANCESTOR ANCESTOR ...": a process is the run's by its group or an ancestor.
+            owners = [fields[0], *(fields[2].split() if len(fields) == 3 else [])]
+            gpus[fields[1]].owners.update(int(owner) for owner in owners if owner.isdigit())
     return list(gpus.values())
 
 
 def describe_gpus(gpus: list[GpuState], run_group: int | None = None) -> str:
     """"GPU 87% · 12.1/79.6 GiB" for one, "4 GPUs 85% · 48/318 GiB" for several (mean use, total
     memory); only the run's own GPUs when nvidia-smi shows its processes on them."""
-    mine = [gpu for gpu in gpus if run_group is not None and run_group in gpu.process_groups]
+    mine = [gpu for gpu in gpus if run_group is not None and run_group in gpu.owners]
     shown = mine or gpus
     if not shown:
         return ""

@@ -7,6 +7,8 @@ start time never are.
 """
 from __future__ import annotations
 
+import os
+
 # The kernel's PID_MAX_LIMIT: no pid on any Linux is larger (pid_max may be set lower, never higher).
 PID_MAX = 2**22
 # Clock ticks since boot fit a signed 64-bit counter; anything larger is not a start time.
@@ -59,3 +61,28 @@ def pid_alive(pid: object, start_ticks: object) -> bool:
         return False
     fields = _stat_fields(pid)
     return bool(fields) and fields[0] != "Z" and process_start_ticks(pid) == start_ticks
+
+
+def descendants(pid: int) -> list[tuple[int, int]]:
+    """Every live process below ``pid``, as (pid, start ticks), from ``/proc``. torchrun starts its
+    workers in sessions of their own, out of reach of a signal to the trainer's process group; and
+    once torchrun is gone they belong to init, so they are found before anything is signalled."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(int(entry))
+        if fields and len(fields) > 1 and fields[1].isdigit() and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))  # field 4: the parent's pid
+    found, waiting = [], list(children.get(pid, []))
+    while waiting:
+        child = waiting.pop()
+        ticks = process_start_ticks(child)
+        if ticks is not None and is_pid(child):
+            found.append((child, ticks))
+            waiting.extend(children.get(child, []))
+    return found

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tui.runs.control_client import ControlError, append_command, new_command, parse_lr_request
-from tui.runs.process_state import pid_alive, pid_problem
+from tui.runs.process_state import descendants, pid_alive, pid_problem
 from tui.runs.run_record import NotOurRun, RunRecord, load_trusted_record
 
 from trainers.runlog import EVENT_LOG_NAME, read_events
@@ -71,6 +71,7 @@ class LocalRunHost:
             return  # gone (or its pid recycled) since the last look: nothing of ours to signal
         record.stop_signal = signal.Signals(signum).name
         record.save()
+        workers = descendants(record.pid)  # before the trainer goes: its orphans are init's
         try:
             os.killpg(record.pid, signum)  # the trainer's own group: it and its workers
         except (ProcessLookupError, PermissionError):
@@ -80,6 +81,14 @@ class LocalRunHost:
                 pass
             except PermissionError:
                 raise ControlError(f"cannot signal run {record.name} (pid {record.pid}): permission denied") from None
+        for worker, ticks in workers:
+            if not pid_alive(worker, ticks):  # gone, or its pid already someone else's
+                continue
+            try:
+                if os.getpgid(worker) != record.pid:  # a session of its own (torchrun's ranks): not reached above
+                    os.kill(worker, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def trainer_reads_control(run_dir: str, host: RunHost | None = None) -> bool:

@@ -19,8 +19,9 @@ def shell_script(assignments: list[str], body: str) -> str:
     return "LC_ALL=C; export LC_ALL\n" + "\n".join(assignments) + "\n{\n" + body.strip("\n") + "\n} </dev/null\n"
 
 
-# The GPUs (uuid, use %, memory used/total MiB) and the process group of each process computing
-# on them; "@TW nogpu" without nvidia-smi, "@TW failed" when it cannot reach a driver.
+# The GPUs (uuid, use %, memory used/total MiB) and, for each process computing on them, its
+# process group and its ancestors (torchrun's workers run in sessions of their own: a run is found
+# as their ancestor); "@TW nogpu" without nvidia-smi, "@TW failed" when it cannot reach a driver.
 _GPU_BODY = r'''
 if ! command -v nvidia-smi >/dev/null 2>&1; then echo "@TW nogpu"; exit 0; fi
 echo "@TW gpus"
@@ -31,7 +32,13 @@ nvidia-smi --query-compute-apps=pid,gpu_uuid --format=csv,noheader,nounits 2>/de
 while IFS=, read -r tw_pid tw_uuid; do
   tw_pid=$(echo $tw_pid)
   tw_group=$(ps -o pgid= -p "$tw_pid" 2>/dev/null | tr -d ' ')
-  echo "${tw_group:--},$(echo $tw_uuid)"
+  tw_up=$tw_pid tw_chain= tw_depth=0
+  while [ "$tw_depth" -lt 16 ]; do
+    tw_up=$(ps -o ppid= -p "$tw_up" 2>/dev/null | tr -d ' ')
+    case $tw_up in ''|0|1|*[!0-9]*) break ;; esac
+    tw_chain="$tw_chain $tw_up" tw_depth=$((tw_depth + 1))
+  done
+  echo "${tw_group:--},$(echo $tw_uuid),$tw_chain"
 done
 '''
 
