@@ -24,12 +24,12 @@ TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trainer_scripts")
 
 
-def launch_ddp(tmp_path, ranks: int, *args: str) -> tuple[str, str]:
+def launch_ddp(tmp_path, ranks: int, *args: str, env: dict | None = None) -> tuple[str, str]:
     trace = tmp_path / "trace"
     trace.mkdir()
     record = launch_run([TORCHRUN, "--standalone", "--nproc_per_node", str(ranks), "-m", "trainers.ddp_reference",
                          "--trace", str(trace), "--epochs", "10000", *args],
-                        root=str(tmp_path / "runs"), cwd=str(tmp_path), name=f"ddp{ranks}")
+                        root=str(tmp_path / "runs"), cwd=str(tmp_path), name=f"ddp{ranks}", env=env)
     wait_for(lambda: events(record.run_dir, "run_start"), 240, "the run to start", record.run_dir)
     return record.run_dir, str(trace)
 
@@ -101,10 +101,15 @@ def test_two_ranks_apply_every_command_at_the_same_step_and_stop_together(tmp_pa
 
 def test_four_ranks_logging_every_step_write_one_line_per_step(tmp_path):
     run_dir, trace = launch_ddp(tmp_path, 4, "--slow_rank", "2", "--slow_seconds", "0.01", "--log_every_step",
-                                "--steps_per_epoch", "10")
+                                "--steps_per_epoch", "10", env={"TRAINWATCH_RANK_METRICS": "1"})
     steer(run_dir, trace, 4, 5, "manual.pt")
     per_step = [event["step"] for event in events(run_dir, "metrics") if set(event["metrics"]) == {"loss"}]
     assert per_step == list(range(1, len(per_step) + 1)), per_step[:40]
+    # Asked for (TRAINWATCH_RANK_METRICS=1): the other ranks' metrics too, each under its rank's name.
+    for rank in (1, 2, 3):
+        theirs = [event["step"] for event in events(run_dir, "metrics") if f"rank{rank}/loss" in event["metrics"]]
+        assert len(theirs) >= len(per_step) - 10 and theirs == sorted(theirs), (rank, theirs[:20])
+    assert _segments(run_dir) == 1
     assert json.load(open(os.path.join(trace, "replicas.json")))["identical"]
 
 
@@ -178,3 +183,26 @@ def test_a_stop_by_signal_reaches_every_worker_of_a_torchrun(tmp_path):
         except OSError:
             return True
     wait_for(lambda: all(gone(worker) for worker in workers), 30, "every worker to end", record.run_dir)
+
+
+def test_before_the_process_group_exists_only_rank_0_writes_and_no_command_is_applied(tmp_path, monkeypatch):
+    """Under a launcher that started two processes, before init_process_group: rank 1 writes nothing,
+    and rank 0 leaves a command pending rather than apply it on rank 0 alone."""
+    from tui.runs.control_client import append_command
+    from trainers.session import TrainwatchSession
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    other = TrainwatchSession(str(tmp_path / "run"))
+    other.start(config={})
+    other.log.metrics(step=1, loss=1.0)
+    other.finish()
+    assert not (tmp_path / "run" / "events.jsonl").exists()
+    monkeypatch.setenv("RANK", "0")
+    first = TrainwatchSession(str(tmp_path / "run"))
+    first.start(config={})
+    append_command(first.run_dir, {"id": "c-1", "action": "stop"})
+    assert first.handle_commands(get_lr=lambda: 0.1, set_lr=lambda value: None, save_checkpoint=lambda tag: None,
+                                 step=1) is False
+    first.finish()
+    assert [event["event"] for event in events(first.run_dir)] == ["run_start", "status", "status"]

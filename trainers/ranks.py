@@ -48,6 +48,13 @@ def env_rank() -> int:
     return 0
 
 
+def launcher_world_size() -> int:
+    """How many processes the launcher started (torchrun's and Lightning's WORLD_SIZE), 1 when it
+    says nothing: a process group is then expected, and waited for before commands are applied."""
+    value = os.environ.get("WORLD_SIZE", "1")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
 class SingleProcess:
     """No process group (yet): the rank the environment says, exchanging with nobody."""
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trainers.control import RESUME_ENV, RUN_DIR_ENV, ControlChannel, ControlCommand
-from trainers.ranks import Ranks, detect_ranks, process_identity
+from trainers.ranks import Ranks, detect_ranks, launcher_world_size, process_identity
 from trainers.runlog import EVENT_LOG_NAME, RunLog
 
 # A script run by hand, not by `trainwatch run`, logs here (trainwatch's `ls` and bare `trainwatch` find it).
@@ -27,6 +27,9 @@ DEFAULT_RUN_DIR = os.path.join("runs", "manual")
 SYNC_EVERY_ENV = "TRAINWATCH_SYNC_EVERY"
 # Set to 1 to log the other ranks' metrics too, as rank1/loss, ..., so that a straggler shows.
 RANK_METRICS_ENV = "TRAINWATCH_RANK_METRICS"
+# A process its launcher calls one of one looks for a process group (mp.spawn sets no WORLD_SIZE)
+# at every this many safe points: counted, not timed, so every rank looks at the same one.
+LOOK_EVERY_SAFE_POINTS = 64
 
 
 def run_dir_from_env(default: str | None = None) -> str:
@@ -86,17 +89,37 @@ class TrainwatchSession:
         self._log: RunLog | OtherRankLog | None = None
         self._control: ControlChannel | None = None
         self._safe_points = 0
+        # Under a launcher that started several processes a group is coming: until it is found no
+        # command is applied (it would be applied on rank 0 alone).
+        self._group_expected = launcher_world_size() > 1
+        self._looks = 0
 
     # Which rank this is ----------------------------------------------------------------------
 
     @property
     def ranks(self) -> Ranks:
-        """Looked up again while no process group is found (a dict lookup): Lightning and the Hugging
-        Face Trainer make theirs after the callback exists, a script maybe after its TorchControl.
-        Every rank finds it at the same call (making it is a collective), so they exchange together."""
-        if self._ranks is None or self._ranks.world_size == 1:
+        if self._ranks is None:
             self._ranks = detect_ranks()
         return self._ranks
+
+    def _look_for_process_group(self, now: bool = False) -> None:
+        """At start, and while no process group is found at every safe point of a run its launcher
+        started several processes for (else at every LOOK_EVERY_SAFE_POINTS-th): Lightning and the
+        Hugging Face Trainer make their group after the callback exists, a script maybe after its
+        TorchControl. Every rank finds it at the same call (making it is a collective), so they
+        exchange together. (Not at every ``log`` access: that is the training loop's hot path.)"""
+        if self._ranks is not None and self._ranks.world_size > 1:
+            return
+        self._looks += 1
+        if not now and self._ranks is not None and not self._group_expected and self._looks % LOOK_EVERY_SAFE_POINTS:
+            return  # a one-process run (as far as its launcher says): looked at now and then
+        self._group_expected = self._group_expected or launcher_world_size() > 1
+        self._ranks = detect_ranks()
+        if isinstance(self._log, RunLog) and not self.is_writer:
+            # Opened before the process group told this rank it is not rank 0 (mp.spawn sets no
+            # RANK): nothing was written yet; from now on rank 0 writes.
+            self._log.close()
+            self._log = self._control = None
 
     @property
     def is_writer(self) -> bool:
@@ -105,11 +128,6 @@ class TrainwatchSession:
 
     @property
     def log(self) -> RunLog | OtherRankLog:
-        if isinstance(self._log, RunLog) and not self.is_writer:
-            # Opened before the process group told this rank it is not rank 0 (mp.spawn sets no
-            # RANK): nothing was written yet; from now on rank 0 writes.
-            self._log.close()
-            self._log = self._control = None
         if self._log is None:
             if self.is_writer:
                 os.makedirs(self.run_dir, exist_ok=True)
@@ -134,6 +152,7 @@ class TrainwatchSession:
     def start(self, config: dict[str, Any] | None = None, dataset_sizes: dict[str, int] | None = None,
               resumed_from: str | None = None, start_epoch: int = 0, start_step: int = 0) -> None:
         """Call on every rank: a multi-process run records each rank's host, pid and device."""
+        self._look_for_process_group(now=True)  # Lightning's launcher sets WORLD_SIZE after the callback exists
         ranks = self.ranks
         extra: dict[str, Any] = {}
         if ranks.world_size > 1:
@@ -155,9 +174,10 @@ class TrainwatchSession:
         (Lightning's ``trainer.save_checkpoint``, the Trainer's ``should_save``); else rank 0 saves
         while the others wait at a barrier.
         """
+        self._look_for_process_group()
         ranks = self.ranks
         if ranks.world_size == 1:
-            commands = self.control.poll() if self.is_writer else []
+            commands = self.control.poll() if self.is_writer and not self._group_expected else []
         else:
             self._safe_points += 1
             if self._safe_points % self.sync_every:

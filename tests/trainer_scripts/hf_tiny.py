@@ -51,7 +51,9 @@ if __name__ == "__main__":
                         intermediate_size=32, max_position_embeddings=16)
     arguments = TrainingArguments(output_dir=sys.argv[1], num_train_epochs=100, per_device_train_batch_size=16,
                                   learning_rate=1e-3, logging_steps=5, eval_strategy="epoch", save_strategy="no",
-                                  report_to=[], use_cpu=True, disable_tqdm=True, ddp_backend="gloo")
+                                  report_to=[], use_cpu=True, disable_tqdm=True,
+                                  # under torchrun (gloo on CPU); alone, naming a backend asks for a group
+                                  **({"ddp_backend": "gloo"} if int(os.environ.get("WORLD_SIZE", 1)) > 1 else {}))
     trace = [Trace(sys.argv[2])] if len(sys.argv) > 2 else []
     torch.manual_seed(0)
     trainer = Trainer(model=BertForSequenceClassification(config), args=arguments, train_dataset=Data(128, 1),
