@@ -14,6 +14,7 @@ import sys
 import time
 
 from run_helpers import events, wait_for
+from tui.diagnosis.engine import DiagnosisEngine
 from tui.follow.target_follower import TargetFollower
 from tui.runs.launcher import launch_run
 from tui.runs.run_control import RunHandle, StopTimeouts
@@ -64,7 +65,13 @@ def _segments(run_dir: str) -> int:
     return sum(1 for segment in live.model.segments if not segment.empty)
 
 
-def steer(run_dir: str, trace: str, ranks: int, changes: int, checkpoint_file: str) -> None:
+def straggler_of(run_dir: str):
+    live = LiveRun(run_dir, "")
+    live.apply(TargetFollower(run_dir).read_once(), time.time())
+    return next((finding for finding in DiagnosisEngine().update(live.model) if finding.id == "straggler"), None)
+
+
+def steer(run_dir: str, trace: str, ranks: int, changes: int, checkpoint_file: str, slow_rank: int | None = None) -> None:
     """``changes`` LR changes, one checkpoint and a graceful stop; then every rank trained with the
     same LR at every step, up to the same last step, and ended with the same weights."""
     handle = RunHandle(run_dir)
@@ -74,6 +81,11 @@ def steer(run_dir: str, trace: str, ranks: int, changes: int, checkpoint_file: s
         ack = wait_for(lambda: handle.wait_for_ack(command_id, 0.1), 120, f"LR change {change}", run_dir)
         assert ack["applied"] is True and ack["detail"]["ranks_applied"] == ranks, ack
         assert ack["message"].endswith(f"on all {ranks} ranks"), ack
+    if slow_rank is not None:  # the ranks' waits at the safe points name the one the others wait for
+        wait_for(lambda: events(run_dir, "rank_timing"), 120, "the ranks' timing", run_dir)
+        straggler = straggler_of(run_dir)
+        assert straggler is not None and straggler.title == f"Rank {slow_rank} is a straggler", straggler
+        assert "ms per step" in straggler.evidence, straggler
     command_id = handle.checkpoint()
     ack = wait_for(lambda: handle.wait_for_ack(command_id, 0.1), 120, "the checkpoint", run_dir)
     assert ack["applied"] is True and checkpoint_file in os.path.basename(ack["detail"]["path"]), ack
@@ -93,7 +105,7 @@ def steer(run_dir: str, trace: str, ranks: int, changes: int, checkpoint_file: s
 
 def test_two_ranks_apply_every_command_at_the_same_step_and_stop_together(tmp_path):
     run_dir, trace = launch_ddp(tmp_path, 2, "--slow_rank", "1", "--slow_seconds", "0.01")
-    steer(run_dir, trace, 2, 20, "manual.pt")
+    steer(run_dir, trace, 2, 20, "manual.pt", slow_rank=1)
     assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == ["last.pt", "manual.pt"]
     replicas = json.load(open(os.path.join(trace, "replicas.json")))  # an all_gather of the weights
     assert replicas["identical"] and replicas["max_difference"] == 0.0, replicas
@@ -102,7 +114,7 @@ def test_two_ranks_apply_every_command_at_the_same_step_and_stop_together(tmp_pa
 def test_four_ranks_logging_every_step_write_one_line_per_step(tmp_path):
     run_dir, trace = launch_ddp(tmp_path, 4, "--slow_rank", "2", "--slow_seconds", "0.01", "--log_every_step",
                                 "--steps_per_epoch", "10", env={"TRAINWATCH_RANK_METRICS": "1"})
-    steer(run_dir, trace, 4, 5, "manual.pt")
+    steer(run_dir, trace, 4, 5, "manual.pt", slow_rank=2)
     per_step = [event["step"] for event in events(run_dir, "metrics") if set(event["metrics"]) == {"loss"}]
     assert per_step == list(range(1, len(per_step) + 1)), per_step[:40]
     # Asked for (TRAINWATCH_RANK_METRICS=1): the other ranks' metrics too, each under its rank's name.

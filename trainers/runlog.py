@@ -220,6 +220,12 @@ class RunLog:
         _drop_shared_write(path)
         self.write("checkpoint", path=path, step=step, epoch=epoch, tag=tag)
 
+    def rank_timing(self, step: int | None, seconds_per_step: float, waiting: list[float]) -> None:
+        """A multi-process run's ranks: seconds per step, and how long each rank waited per step
+        for the others at trainwatch's safe point (index = rank)."""
+        self.write("rank_timing", step=step, seconds_per_step=round(seconds_per_step, 6),
+                   waiting=[round(value, 6) for value in waiting])
+
     def text(self, text: str, stream: str = "stdout") -> None:
         self.write("text", stream=stream, text=text)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,9 @@ RANK_METRICS_ENV = "TRAINWATCH_RANK_METRICS"
 # A process its launcher calls one of one looks for a process group (mp.spawn sets no WORLD_SIZE)
 # at every this many safe points: counted, not timed, so every rank looks at the same one.
 LOOK_EVERY_SAFE_POINTS = 64
+# Every this many exchanges the ranks also tell how long they waited at them: the rank the others
+# wait for (a straggler) waits least. Rank 0 logs it as a rank_timing event.
+TIMING_EVERY_EXCHANGES = 50
 
 
 def run_dir_from_env(default: str | None = None) -> str:
@@ -93,6 +97,10 @@ class TrainwatchSession:
         # command is applied (it would be applied on rank 0 alone).
         self._group_expected = launcher_world_size() > 1
         self._looks = 0
+        self._exchanges = 0
+        self._waited = 0.0  # seconds this rank spent in the safe points' collectives since the last timing
+        self._timed_since = time.monotonic()
+        self._steps_since_timing = 0
 
     # Which rank this is ----------------------------------------------------------------------
 
@@ -180,6 +188,7 @@ class TrainwatchSession:
             commands = self.control.poll() if self.is_writer and not self._group_expected else []
         else:
             self._safe_points += 1
+            self._steps_since_timing += 1
             if self._safe_points % self.sync_every:
                 return self.stop_requested
             commands = self._agreed_commands(ranks, step, epoch)
@@ -198,15 +207,33 @@ class TrainwatchSession:
             mine["commands"] = [(command.id, command.action, command.args) for command in self.control.poll()]
         elif isinstance(self.log, OtherRankLog) and self.log.kept:
             mine["metrics"] = self.log.take_kept()
-        if not ranks.any(bool(mine.get("commands") or mine.get("metrics"))):
+        self._exchanges += 1
+        timing = self._exchanges % TIMING_EVERY_EXCHANGES == 0  # the same exchange on every rank
+        if timing:
+            mine["timing"] = (self._waited, self._steps_since_timing)
+        arrived = time.monotonic()
+        if not timing and not ranks.any(bool(mine.get("commands") or mine.get("metrics"))):
+            self._waited += time.monotonic() - arrived
             return []  # the usual case: one all_reduce of one number, and on
         gathered = ranks.exchange(mine)
+        self._waited += time.monotonic() - arrived
+        if timing:
+            self._log_timing(gathered, step)
         if self.is_writer:
             for rank, payload in enumerate(gathered):
                 for kept_step, kept_epoch, values in (payload or {}).get("metrics", []):
                     self.log.metrics(step=kept_step, epoch=kept_epoch,
                                      **{f"rank{rank}/{name}": value for name, value in values.items()})
         return [ControlCommand(*fields) for fields in (gathered[0] or {}).get("commands", [])]
+
+    def _log_timing(self, gathered: list[Any], step: int | None) -> None:
+        now = time.monotonic()
+        if self.is_writer:
+            steps = max(1, self._steps_since_timing)
+            waits = [(payload or {}).get("timing", (0.0, steps)) for payload in gathered]
+            self.log.rank_timing(step, (now - self._timed_since) / steps,
+                                 [waited / max(1, their_steps) for waited, their_steps in waits])
+        self._waited, self._timed_since, self._steps_since_timing = 0.0, now, 0
 
     def _outcome(self, command: ControlCommand, get_lr: Callable[[], float | None],
                  set_lr: Callable[[float], str | None], save_checkpoint: Callable[[str], str | None],

@@ -39,6 +39,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "class_imbalance": {"min_spread": 0.4, "max_worst": 0.5},
     "unstable_val": {"min_evals": 6, "min_swing": 0.1, "min_swing_fraction": 0.08, "train_ratio": 3.0},
     "data_warning": {},
+    # The other ranks wait for one rank at least min_share of a step, and at least min_seconds.
+    "straggler": {"min_share": 0.2, "min_seconds": 0.001},
 }
 
 
@@ -106,6 +108,7 @@ ALLOWED: dict[str, dict[str, Allowed]] = {
     "unstable_val": {"min_evals": Allowed(3, 1e9, whole=True), "min_swing": POSITIVE,
                      "min_swing_fraction": FRACTION, "train_ratio": Allowed(1, 1e6)},
     "data_warning": {},
+    "straggler": {"min_share": SHARE, "min_seconds": Allowed(0, 1e6)},
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from tui.diagnosis.config import DEFAULTS
 from tui.diagnosis.finding import SEVERITIES, Finding
 from tui.diagnosis.registry import REGISTRY, ordered, resolve_causes, with_fix
-from tui.diagnosis.rules_training import check_data_warning
+from tui.diagnosis.rules_training import check_data_warning, check_straggler
 from tui.diagnosis.segment_view import SegmentView
 from tui.model.run_model import RunModel, Segment
 
@@ -30,8 +30,8 @@ class DiagnosisEngine:
                 cached = (segment.revision, self._diagnose_segment(segment, previous, model))
                 self._cache[position] = cached
             per_segment.append(cached[1])
-        data_warning = check_data_warning(model)
-        return merge_findings(per_segment, [with_fix(data_warning)] if data_warning else [])
+        run_wide = [check_data_warning(model), check_straggler(model, self.thresholds)]
+        return merge_findings(per_segment, [with_fix(finding) for finding in run_wide if finding is not None])
 
     def _diagnose_segment(self, segment: Segment, previous: Segment | None, model: RunModel) -> list[Finding]:
         view = SegmentView(segment, previous, model)

@@ -79,6 +79,10 @@ REGISTRY: tuple[FindingKind, ...] = (
     FindingKind("data_warning", None,
                 "the run's output carries data-pipeline warnings (invalid value in divide, zero variance, NaN inputs)",
                 "inspect the data pipeline (zero-variance features, NaN inputs)", None),
+    FindingKind("straggler", None,
+                "in a multi-process run the other ranks wait for one rank min_share of a step (and min_seconds)"
+                " at trainwatch's safe point",
+                "see what that rank does more (rank 0: logging, evaluation, checkpoints) or its data loading", None),
 )
 KINDS = {kind.id: kind for kind in REGISTRY}
 FINDING_IDS = tuple(KINDS)

@@ -217,3 +217,24 @@ def check_data_warning(model: RunModel) -> Finding | None:
                    len(model.segments) - 1)
 
 
+def check_straggler(model: RunModel, thresholds: dict) -> Finding | None:
+    """A multi-process run whose other ranks wait for one rank at every step: the rank that waits
+    least at trainwatch's safe point is the one the others wait for (trainers/session.py)."""
+    timing = model.rank_timing
+    if timing is None or timing.seconds_per_step <= 0:
+        return None
+    rules = thresholds["straggler"]
+    waiting = timing.waiting
+    slowest = min(range(len(waiting)), key=waiting.__getitem__)
+    others = median(wait for rank, wait in enumerate(waiting) if rank != slowest)
+    lag = others - waiting[slowest]
+    if lag < rules["min_seconds"] or lag < rules["min_share"] * timing.seconds_per_step:
+        return None
+    milliseconds = lambda seconds: f"{seconds * 1000:.1f} ms"
+    evidence = (f"the other {len(waiting) - 1} ranks wait {milliseconds(others)} per step for rank {slowest} "
+                f"(it waits {milliseconds(waiting[slowest])}); a step takes {milliseconds(timing.seconds_per_step)}, "
+                f"so {lag / timing.seconds_per_step:.0%} of every rank's time but rank {slowest}'s is waiting"
+                + (f" (at step {timing.step})" if timing.step is not None else ""))
+    return Finding("straggler", "warning", f"Rank {slowest} is a straggler", evidence, None, timing.step,
+                   len(model.segments) - 1)
+

@@ -89,6 +89,16 @@ class CheckpointRecord:
 
 
 @dataclass(slots=True)
+class RankTimingRecord:
+    """How long a multi-process run's ranks waited for each other at trainwatch's safe points:
+    seconds per step, of the run's steps and of each rank's waiting (index = rank)."""
+
+    step: int | None
+    seconds_per_step: float
+    waiting: list[float]
+
+
+@dataclass(slots=True)
 class ReaderNotice:
     """Something the reader wants the user to know (skipped garbage, a huge line)."""
 
@@ -101,4 +111,4 @@ class ResetRecord:
 
 
 Record = (MetricRecord | DecodeRecord | RunStartRecord | DatasetSizeRecord | TextRecord | StatusRecord
-          | AckRecord | CheckpointRecord | ReaderNotice | ResetRecord)
+          | AckRecord | CheckpointRecord | RankTimingRecord | ReaderNotice | ResetRecord)

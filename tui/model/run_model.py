@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from tui.model.decode_scoring import char_error_rate, word_error_rate
 from tui.model.number_format import epoch_number, finite_or_none, int_or_none
 from tui.model.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord, ReaderNotice,
-                         Record, ResetRecord, RunStartRecord, StatusRecord, TextRecord)
+                         RankTimingRecord, Record, ResetRecord, RunStartRecord, StatusRecord, TextRecord)
 from tui.model.series import Series
 
 # A sample decode is a sentence or two; past this it is cut before it is scored.
@@ -93,6 +93,7 @@ class RunModel:
         # are the new run's first evaluation.
         self._held: list[MetricRecord] = []
         self.late_records = 0  # training records a few steps behind (another writer's), left out
+        self.rank_timing: RankTimingRecord | None = None  # the latest, of a multi-process run
 
     @property
     def current(self) -> Segment:
@@ -146,6 +147,8 @@ class RunModel:
             self.acks.append(record)
         elif isinstance(record, CheckpointRecord):
             self.checkpoints.append(record)
+        elif isinstance(record, RankTimingRecord):
+            self.rank_timing = record
         elif isinstance(record, ReaderNotice):
             self.notices.append(record.message)
         elif isinstance(record, ResetRecord):

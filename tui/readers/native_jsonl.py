@@ -7,7 +7,7 @@ from typing import Any
 from tui.readers.parser_base import LineParser
 from tui.readers.values import COUNT_LIMIT, JSON_ERRORS, as_count, to_float
 from tui.model.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord,
-                         ReaderNotice, Record, RunStartRecord, StatusRecord, TextRecord)
+                         RankTimingRecord, ReaderNotice, Record, RunStartRecord, StatusRecord, TextRecord)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -99,6 +99,12 @@ class NativeJsonlParser(LineParser):
             return [CheckpointRecord(str(event.get("path") or ""), step, epoch, str(event.get("tag") or "last"))]
         if kind == "text":
             return [TextRecord(str(event.get("text") or ""), str(event.get("stream") or "stdout"))]
+        if kind == "rank_timing":
+            per_step, waiting = _float_or_none(event.get("seconds_per_step")), event.get("waiting")
+            if per_step is None or not isinstance(waiting, list) or len(waiting) < 2:
+                return None
+            values = [_float_or_none(value) for value in waiting]
+            return [RankTimingRecord(step, per_step, values)] if None not in values else None
         return None
 
 
