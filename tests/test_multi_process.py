@@ -13,11 +13,15 @@ import signal
 import sys
 import time
 
+import pytest
+
 from run_helpers import events, wait_for
 from tui.diagnosis.engine import DiagnosisEngine
 from tui.follow.target_follower import TargetFollower
 from tui.runs.launcher import launch_run
 from tui.runs.run_control import RunHandle, StopTimeouts
+from tui.ssh.ssh_connection import SshConnection
+from tui.ssh.ssh_run_host import SshRunHost
 from tui.view.live_run import LiveRun
 from tui.view.run_overview import describe_run
 
@@ -174,9 +178,11 @@ while True:
 """
 
 
-def test_a_stop_by_signal_reaches_every_worker_of_a_torchrun(tmp_path):
+@pytest.mark.parametrize("where", ["here", "over ssh"])
+def test_a_stop_by_signal_reaches_every_worker_of_a_torchrun(tmp_path, where, request):
     """No trainwatch in the script, workers that ignore SIGINT and SIGTERM in sessions of their own
-    (torchrun's): the stop still ends every one of them, not only torchrun."""
+    (torchrun's): the stop still ends every one of them, not only torchrun (over ssh the remote
+    script walks the process table the same way)."""
     script = tmp_path / "stubborn.py"
     script.write_text(STUBBORN_WORKER)
     record = launch_run([TORCHRUN, "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
@@ -185,7 +191,12 @@ def test_a_stop_by_signal_reaches_every_worker_of_a_torchrun(tmp_path):
     wait_for(lambda: all(path.exists() and path.read_text() for path in pid_files), 120, "the workers", record.run_dir)
     workers = [int(path.read_text()) for path in pid_files]
     assert all(os.getsid(worker) == worker for worker in workers)  # out of the trainer's group
-    result = RunHandle(record.run_dir).stop(StopTimeouts(graceful=1, interrupt=3, terminate=3))
+    if where == "here":
+        handle = RunHandle(record.run_dir)
+    else:
+        request.getfixturevalue("over_ssh")
+        handle = RunHandle(record.run_dir, SshRunHost(SshConnection("twtest")))
+    result = handle.stop(StopTimeouts(graceful=1, interrupt=3, terminate=3))
     assert "SIGKILL" in result or "stopped" in result, result
 
     def gone(pid: int) -> bool:

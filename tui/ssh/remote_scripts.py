@@ -246,7 +246,29 @@ if tw_tmp=$(mktemp "$tw_rec.XXXXXXXXXX" 2>/dev/null); then
     rm -f "$tw_tmp"
   fi
 fi
+# Its descendants, found before anything is signalled (once the trainer is gone they are init's):
+# torchrun's workers run in sessions of their own, out of reach of the group's signal.
+nl='
+'
+tw_table=$(ps -e -o pid= -o ppid= -o pgid= 2>/dev/null)
+tw_kids= tw_todo=$tw_pid
+while :; do
+  set -f; set -- $tw_todo; set +f
+  [ "$#" -gt 0 ] || break
+  tw_p=$1; shift; tw_todo=$*
+  tw_rest=$tw_table
+  while [ -n "$tw_rest" ]; do
+    tw_l=${tw_rest%%"$nl"*}
+    case $tw_rest in *"$nl"*) tw_rest=${tw_rest#*"$nl"} ;; *) tw_rest= ;; esac
+    set -f; set -- $tw_l; set +f
+    [ "$#" -eq 3 ] && [ "$2" = "$tw_p" ] || continue
+    case $1 in ''|*[!0-9]*) continue ;; esac
+    tw_todo="$tw_todo $1"
+    [ "$3" != "$tw_pid" ] && tw_kids="$tw_kids $1"
+  done
+done
 kill -s "$tw_sig" -- "-$tw_pid" 2>/dev/null || kill -s "$tw_sig" -- "$tw_pid" 2>/dev/null
+for tw_k in $tw_kids; do [ "$tw_k" -gt 1 ] && kill -s "$tw_sig" -- "$tw_k" 2>/dev/null; done
 echo "@TW ok"
 '''
 
