@@ -18,6 +18,7 @@ import pytest
 from run_helpers import events, wait_for
 from tui.diagnosis.engine import DiagnosisEngine
 from tui.follow.target_follower import TargetFollower
+from tui.runs.control_client import append_command
 from tui.runs.launcher import launch_run
 from tui.runs.run_control import RunHandle, StopTimeouts
 from tui.ssh.ssh_connection import SshConnection
@@ -211,7 +212,6 @@ def test_a_stop_by_signal_reaches_every_worker_of_a_torchrun(tmp_path, where, re
 def test_before_the_process_group_exists_only_rank_0_writes_and_no_command_is_applied(tmp_path, monkeypatch):
     """Under a launcher that started two processes, before init_process_group: rank 1 writes nothing,
     and rank 0 leaves a command pending rather than apply it on rank 0 alone."""
-    from tui.runs.control_client import append_command
     from trainers.session import TrainwatchSession
 
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -229,3 +229,52 @@ def test_before_the_process_group_exists_only_rank_0_writes_and_no_command_is_ap
                                  step=1) is False
     first.finish()
     assert [event["event"] for event in events(first.run_dir)] == ["run_start", "status", "status"]
+
+
+FAILING_SAVE = """
+import time
+import torch
+import torch.distributed as dist
+from trainers.torch_control import TorchControl
+
+dist.init_process_group("gloo")
+model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(4, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+def save(path):
+    raise OSError("disk full")
+
+control = TorchControl(optimizer, save=save)
+control.start(config={})
+for step in range(1, 10**6):
+    loss = model(torch.randn(8, 4)).pow(2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    time.sleep(0.01)
+    if control.poll(step):
+        break
+control.finish()
+"""
+
+
+def test_a_stop_whose_checkpoint_fails_stops_no_rank(tmp_path):
+    """Rank 0 cannot save: the stop is refused on every rank alike, so no rank is left alone in
+    DDP's next all-reduce; the run goes on and still takes commands."""
+    script = tmp_path / "failing_save.py"
+    script.write_text(FAILING_SAVE)
+    record = launch_run([TORCHRUN, "--standalone", "--nproc_per_node", "2", str(script)],
+                        root=str(tmp_path / "runs"), cwd=str(tmp_path), name="failing-save")
+    handle = RunHandle(record.run_dir)
+    wait_for(lambda: handle.controllable, 240, "the trainer to read commands", record.run_dir)
+    try:
+        append_command(record.run_dir, {"id": "c-stop-1", "action": "stop"})  # what `x` sends first
+        ack = wait_for(lambda: handle.wait_for_ack("c-stop-1", 0.1), 120, "the stop's ack", record.run_dir)
+        assert ack["applied"] is False and "disk full" in ack["message"], ack
+        assert ack["message"].endswith("on rank 0: no rank stopped"), ack
+        command_id, _ = handle.set_lr("x0.5")  # both ranks still at their safe points, together
+        ack = wait_for(lambda: handle.wait_for_ack(command_id, 0.1), 120, "an LR change after it", record.run_dir)
+        assert ack["applied"] is True and ack["detail"]["ranks_applied"] == 2, ack
+        assert handle.alive
+    finally:
+        handle.stop(StopTimeouts(graceful=1, interrupt=10, terminate=5))

@@ -56,7 +56,8 @@ class OtherRankLog:
 
     def metrics(self, step: int | None = None, epoch: float | None = None, **values: Any) -> None:
         if self.keep_metrics:
-            self.kept.append((step, epoch, {name: _plain_number(value) for name, value in values.items()}))
+            numbers = {name: number for name, value in values.items() if (number := _plain_number(value)) is not None}
+            self.kept.append((step, epoch, numbers))
 
     def take_kept(self) -> list:
         kept, self.kept = self.kept, []
@@ -195,7 +196,11 @@ class TrainwatchSession:
         for command in commands:
             outcome = self._outcome(command, get_lr, set_lr, save_checkpoint, step, epoch, ranks, save_on_every_rank)
             if ranks.world_size > 1:
-                outcome = _combined(ranks.exchange(outcome), ranks.world_size, step)
+                # Every rank combines the same outcomes, so all decide alike (a stop whose checkpoint
+                # failed on rank 0 stops no rank: none is left alone inside DDP's next all-reduce).
+                outcome = _combined(ranks.exchange(outcome), ranks.world_size, step, command.action)
+            if command.action == "stop" and outcome["applied"]:
+                self.stop_requested = True
             self._acknowledge(command, outcome, step, epoch)
         return self.stop_requested
 
@@ -253,8 +258,7 @@ class TrainwatchSession:
                         "message": f"lr {old:.4g} -> {new:.4g}" + (f" at step {step}" if step is not None else "")}
             tag = "manual" if command.action == "checkpoint" else "last"
             path = self._save_once(save_checkpoint, tag, ranks, save_on_every_rank)
-            if command.action == "stop":
-                self.stop_requested = True
+            if command.action == "stop":  # stop_requested is set once every rank's outcome is known
                 return {"applied": True, "detail": {"path": path, **where}, "tag": tag,
                         "message": f"stopping after checkpoint {path}" if path else "stopping (no checkpoint support)"}
             if path is None and (self.is_writer or save_on_every_rank):
@@ -295,7 +299,7 @@ def _refused(where: dict[str, Any], message: str) -> dict[str, Any]:
     return {"applied": False, "detail": dict(where), "message": message}
 
 
-def _combined(outcomes: list[dict[str, Any]], world_size: int, step: int | None) -> dict[str, Any]:
+def _combined(outcomes: list[dict[str, Any]], world_size: int, step: int | None, action: str) -> dict[str, Any]:
     """Every rank's outcome of one command as rank 0 acknowledges it: applied when applied on all,
     with on how many ranks and at which step; rank 0's path and LR; the first refusal's reason."""
     applied = sum(1 for outcome in outcomes if outcome["applied"])
@@ -303,7 +307,11 @@ def _combined(outcomes: list[dict[str, Any]], world_size: int, step: int | None)
     detail = {**first["detail"], "ranks_applied": applied, "world_size": world_size}
     if applied == world_size:
         return {**first, "detail": detail, "message": f"{first['message']} on all {world_size} ranks"}
-    refusal = next(outcome for outcome in outcomes if not outcome["applied"])
-    return {"applied": False, "detail": detail,
-            "message": f"{refusal['message']} (applied on {applied} of {world_size} ranks"
-                       + (f" at step {step})" if step is not None else ")")}
+    refused_on = next(rank for rank, outcome in enumerate(outcomes) if not outcome["applied"])
+    message = f"{outcomes[refused_on]['message']} on rank {refused_on}"
+    if action == "set_lr" and applied:  # an LR is set where it can be: say that the ranks now differ
+        message += f" (applied on {applied} of {world_size} ranks" + (f" at step {step}" if step is not None else "") \
+            + ": their LRs now differ)"
+    elif action == "stop":
+        message += ": no rank stopped"
+    return {"applied": False, "detail": detail, "message": message}
