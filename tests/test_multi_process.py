@@ -140,6 +140,21 @@ def test_lightning_ddp_on_two_processes(tmp_path):
     assert sorted(os.listdir(os.path.join(record.run_dir, "checkpoints"))) == ["last.ckpt", "manual.ckpt"]
 
 
+def test_a_lightning_rank_killed_is_a_crash_that_names_it(tmp_path):
+    """Lightning's own launcher reports no failed rank: rank 0 noticed which one ended first."""
+    record = launch_run([sys.executable, os.path.join(SCRIPTS, "lightning_tiny.py"), "--devices", "2"],
+                        root=str(tmp_path / "runs"), cwd=str(tmp_path), name="lightning-kill")
+    run_dir = record.run_dir
+    wait_for(lambda: events(run_dir, "metrics"), 240, "the first epoch", run_dir)
+    victim = events(run_dir, "run_start")[0]["ranks"][1]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    handle = RunHandle(run_dir)
+    wait_for(lambda: handle.refresh().exit_code is not None, 120, "the run to end", run_dir)
+    status = wait_for(lambda: [e for e in events(run_dir, "status") if e["state"] != "running"], 30, "the end")[-1]
+    assert status["state"] == "crashed", status
+    assert status["message"].startswith(f"rank 1 (pid {victim}) ended first"), status
+
+
 def test_hugging_face_trainer_under_torchrun(tmp_path):
     trace = tmp_path / "trace"
     trace.mkdir()

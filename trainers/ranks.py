@@ -11,10 +11,14 @@ initialised a process group, never imported here otherwise.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import sys
+import threading
 from typing import Any, Protocol
+
+from trainers.runlog import PEER_GONE_TEXT
 
 
 class Ranks(Protocol):
@@ -123,3 +127,53 @@ def process_identity() -> dict[str, Any]:
             pass
     identity["device"] = device
     return identity
+
+
+PEER_WATCH_SECONDS = 0.5
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or a zombie not yet reaped (Lightning's ranks are rank 0's children)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rpartition(")")[2].split()[:1] == ["Z"]
+    except OSError:
+        return True
+
+
+class PeerWatch:
+    """On rank 0: notices the first other rank on this machine whose process ends, and at exit
+    (an unhandled error, as a rank whose peer died ends), unless the run finished, tells which."""
+
+    def __init__(self, peers: list[tuple[int, int]], tell: Any) -> None:
+        self.peers = peers  # (rank, pid)
+        self.tell = tell  # tell(text): writes the text event
+        self.first_gone: tuple[int, int] | None = None
+        self.finished = threading.Event()
+        threading.Thread(target=self._watch, name="trainwatch-peers", daemon=True).start()
+        atexit.register(self._tell_at_exit)
+
+    def _watch(self) -> None:
+        while not self.finished.wait(PEER_WATCH_SECONDS):
+            gone = next(((rank, pid) for rank, pid in self.peers if _gone(pid)), None)
+            if gone is not None:
+                self.first_gone = gone
+                return
+
+    def _tell_at_exit(self) -> None:
+        # Only when an unhandled error ends this process (Python keeps it in sys.last_value by then):
+        # a script that just forgot finish() ended normally, whatever its peers did.
+        crashing = getattr(sys, "last_value", None) is not None
+        if self.first_gone is None:  # the error came faster than the watch's next look
+            self.first_gone = next(((rank, pid) for rank, pid in self.peers if _gone(pid)), None)
+        if self.first_gone is not None and not self.finished.is_set() and crashing:
+            rank, pid = self.first_gone
+            self.tell(PEER_GONE_TEXT.format(rank=rank, pid=pid))
+
+
+def watch_peers(identities: list[dict[str, Any]], tell: Any) -> PeerWatch | None:
+    """A PeerWatch over the ranks that run on this machine (their pids mean something here)."""
+    here = socket.gethostname()
+    peers = [(rank, identity["pid"]) for rank, identity in enumerate(identities)
+             if rank and identity.get("host") == here and isinstance(identity.get("pid"), int)]
+    return PeerWatch(peers, tell) if peers else None

@@ -102,6 +102,12 @@ def _drop_shared_write(path: str) -> None:
         pass  # not saved yet (the Hugging Face Trainer saves after the callback), or not ours
 
 
+# The text event rank 0 of a multi-process run writes when another rank on its machine ended first
+# and the run then ended unfinished (trainers/ranks.py): the supervisor names that rank in the crash
+# (launchers other than torchrun, Lightning's among them, report nothing of the kind).
+PEER_GONE_TEXT = "trainwatch: rank {rank} (pid {pid}) ended before the run did"
+
+
 class RunLog:
     """Appends events to a JSON Lines file, one line per event, never truncating (a resumed run
     appends to the same file).

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trainers.control import RESUME_ENV, RUN_DIR_ENV, ControlChannel, ControlCommand
-from trainers.ranks import Ranks, detect_ranks, launcher_world_size, process_identity
+from trainers.ranks import PeerWatch, Ranks, detect_ranks, launcher_world_size, process_identity, watch_peers
 from trainers.runlog import EVENT_LOG_NAME, RunLog
 
 # A script run by hand, not by `trainwatch run`, logs here (trainwatch's `ls` and bare `trainwatch` find it).
@@ -102,6 +102,7 @@ class TrainwatchSession:
         self._waited = 0.0  # seconds this rank spent in the safe points' collectives since the last timing
         self._timed_since = time.monotonic()
         self._steps_since_timing = 0
+        self._peers: PeerWatch | None = None  # rank 0's watch on the other ranks of its machine
 
     # Which rank this is ----------------------------------------------------------------------
 
@@ -168,6 +169,9 @@ class TrainwatchSession:
             identities = ranks.exchange(process_identity())
             extra = {"world_size": ranks.world_size,
                      "ranks": [{"rank": rank, **identity} for rank, identity in enumerate(identities)]}
+            if self.is_writer:
+                log = self.log  # opened first: its own close at exit must come after the watch's last word
+                self._peers = watch_peers(identities, lambda text: log.text(text, stream="stderr"))
         self.log.run_start(resumed_from=resumed_from, start_epoch=start_epoch, start_step=start_step,
                            dataset_sizes=dataset_sizes, config=config, control=True, **extra)
         self.log.status("running")
@@ -291,6 +295,8 @@ class TrainwatchSession:
     def finish(self, state: str | None = None, exit_code: int | None = 0, message: str = "") -> None:
         """Record how training ended: ``stopped`` after a stop command, else ``finished`` (rank 0)."""
         state = state or ("stopped" if self.stop_requested else "finished")
+        if self._peers is not None:
+            self._peers.finished.set()  # the others ending now is the run ending
         self.log.status(state, exit_code=exit_code, message=message)
         self.log.close()
 

@@ -10,6 +10,7 @@ code), the supervisor writes the final status event for it: the exit code decide
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from tui.runs.process_state import process_start_ticks
 from tui.runs.run_record import NotOurRun, load_run_record, load_trusted_record
 
 from trainers.control import RUN_DIR_ENV, RESUME_ENV
-from trainers.runlog import EVENT_LOG_NAME, RunLog, read_events
+from trainers.runlog import EVENT_LOG_NAME, PEER_GONE_TEXT, RunLog, read_events
 
 
 def last_status(event_log: str) -> str | None:
@@ -65,9 +66,23 @@ def supervise(run_dir: str) -> int:
     ending = final_status(last_status(os.path.join(run_dir, EVENT_LOG_NAME)), code, record.stop_signal)
     if ending is not None:
         state, message = ending
-        worker = failed_worker(_tail(os.path.join(run_dir, "stderr.log"))) if state == "crashed" else None
+        worker = None
+        if state == "crashed":
+            worker = failed_worker(_tail(os.path.join(run_dir, "stderr.log"))) or peer_gone(
+                os.path.join(run_dir, EVENT_LOG_NAME))
         _close_log(run_dir, state, code, f"{worker}; {message}" if worker else message)
     return 0
+
+
+def peer_gone(event_log: str) -> str | None:
+    """``rank 1 (pid 4242) ended first``: what rank 0 noticed of another rank before the run ended
+    (trainers/ranks.py), for launchers that report no failed rank themselves."""
+    pattern = re.compile(re.escape(PEER_GONE_TEXT).replace(r"\{rank\}", r"(\d+)").replace(r"\{pid\}", r"(\d+)"))
+    for event in reversed(list(read_events(event_log, "text", tail_bytes=65536))):
+        found = pattern.fullmatch(str(event.get("text", "")))
+        if found:
+            return f"rank {found.group(1)} (pid {found.group(2)}) ended first"
+    return None
 
 
 def _tail(path: str, size: int = 65536) -> str:
