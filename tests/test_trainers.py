@@ -84,3 +84,27 @@ def test_hugging_face_callback_obeys_the_control_channel(tmp_path):
     record = launch_run([PYTHON, os.path.join(SCRIPTS, "hf_tiny.py"), "{run_dir}/hf"], root=str(tmp_path / "runs"),
                         cwd=str(tmp_path), env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     exercise_control(record.run_dir, "checkpoint-")  # the Trainer's own folder
+
+
+@pytest.mark.parametrize("place", ["first", "last"])
+def test_keras_logs_the_lr_each_epoch_trained_with_and_keeps_the_best_by_its_direction(tmp_path, place):
+    """ReduceLROnPlateau cuts the LR after every epoch; wherever the callback sits in the list, the
+    LR logged for an epoch is the one its batches ran with, and best.keras follows val_accuracy up."""
+    import json
+    import subprocess
+
+    truth = tmp_path / "trained_with.json"
+    run_dir = tmp_path / "run"
+    subprocess.run([PYTHON, os.path.join(SCRIPTS, "keras_plateau.py"), place, str(truth)], check=True, timeout=300,
+                   env={**os.environ, "TRAINWATCH_RUN_DIR": str(run_dir)}, cwd=str(tmp_path))
+    trained = {int(epoch): rates for epoch, rates in json.loads(truth.read_text()).items()}
+    logged = {event["epoch"]: event["metrics"] for event in events(str(run_dir), "metrics")}
+    assert sorted(logged) == sorted(trained) == [1, 2, 3, 4, 5, 6]
+    assert len({rates[0] for rates in trained.values()}) >= 4  # the plateau callback really cut it
+    for epoch, rates in trained.items():
+        assert rates == [pytest.approx(logged[epoch]["lr"])], (epoch, rates, logged[epoch]["lr"])
+    best = [event["epoch"] for event in events(str(run_dir), "checkpoint") if event["tag"] == "best"]
+    accuracies = [logged[epoch]["val_accuracy"] for epoch in sorted(logged)]
+    record_epochs = [epoch for epoch, value in zip(sorted(logged), accuracies)
+                     if value > max(accuracies[:epoch - 1], default=-1.0)]
+    assert best == record_epochs, (best, accuracies)
