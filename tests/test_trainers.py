@@ -108,3 +108,37 @@ def test_keras_logs_the_lr_each_epoch_trained_with_and_keeps_the_best_by_its_dir
     record_epochs = [epoch for epoch, value in zip(sorted(logged), accuracies)
                      if value > max(accuracies[:epoch - 1], default=-1.0)]
     assert best == record_epochs, (best, accuracies)
+
+
+def test_hugging_face_lr_points_checkpoints_and_the_closing_average(tmp_path):
+    """An LR change at a logging step leaves no stale point; a manual checkpoint that
+    save_total_limit deletes later is not offered for resume; the closing train_loss average is no
+    point of the train loss."""
+    pytest.importorskip("transformers")
+    from tui.runs.restart import recorded_checkpoint
+    from tui.runs.run_control import RunHandle
+
+    record = launch_run([PYTHON, os.path.join(SCRIPTS, "hf_tiny.py"), "{run_dir}/hf", "--save_steps", "4",
+                         "--save_total_limit", "1"], root=str(tmp_path / "runs"), cwd=str(tmp_path),
+                        env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    run_dir = record.run_dir
+    handle = RunHandle(run_dir)
+    wait_for(lambda: events(run_dir, "metrics"), 240, "the first metrics", run_dir)
+    changes = []
+    for _ in range(3):  # changes land on logging steps too (every 5th)
+        command_id, _ = handle.set_lr("x0.5")
+        changes.append(wait_for(lambda: handle.wait_for_ack(command_id, 0.1), 120, "the LR ack", run_dir))
+    command_id = handle.checkpoint()
+    manual = wait_for(lambda: handle.wait_for_ack(command_id, 0.1), 120, "the checkpoint ack", run_dir)["detail"]["path"]
+    wait_for(lambda: not os.path.exists(manual), 120, "save_total_limit to delete the manual checkpoint", run_dir)
+    assert recorded_checkpoint(run_dir, "last") is None  # a deleted folder is no resume point
+    assert "gracefully" in handle.stop()
+    assert os.path.isdir(recorded_checkpoint(run_dir, "last"))  # the stop's own checkpoint
+    lr_points = [(event["step"], event["metrics"]["lr"]) for event in events(run_dir, "metrics")
+                 if "lr" in event["metrics"]]
+    for ack in changes:
+        step, old = ack["detail"]["step"], ack["detail"]["previous_lr"]
+        later = [lr for at, lr in lr_points if at >= step]
+        assert later and all(lr <= ack["detail"]["lr"] * 1.0001 for lr in later), (ack, lr_points)
+        assert old not in later
+    assert not any("train_loss" in event["metrics"] for event in events(run_dir, "metrics"))

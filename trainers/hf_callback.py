@@ -25,6 +25,7 @@ class TrainwatchHFCallback(TrainerCallback):
         self.session = TrainwatchSession(run_dir)
         self.config = dict(config or {})
         self.dataset_sizes = dataset_sizes
+        self._lr_changed_at: int | None = None  # the step an LR change was applied at
 
     @property
     def log(self):
@@ -42,6 +43,7 @@ class TrainwatchHFCallback(TrainerCallback):
             if optimizer is None:
                 return "the Trainer did not pass its optimizer"
             set_lr(optimizer, [lr_scheduler], value)
+            self._lr_changed_at = state.global_step
             return None
 
         def save(tag: str) -> str:
@@ -55,6 +57,8 @@ class TrainwatchHFCallback(TrainerCallback):
             control.should_training_stop = True
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+        if logs and "train_runtime" in logs:
+            return  # the closing summary: its train_loss is the whole run's average, not a point
         values = {}
         for name, value in (logs or {}).items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -65,6 +69,10 @@ class TrainwatchHFCallback(TrainerCallback):
             if name.endswith(("_runtime", "_samples_per_second", "_steps_per_second")) or name in ("total_flos", "epoch"):
                 continue
             values[name] = float(value)
+        if self._lr_changed_at == state.global_step:
+            # The Trainer read this step's LR before the callback changed it: the change, logged at
+            # this step already, is the LR from here on.
+            values.pop("lr", None)
         if values:
             self.log.metrics(step=state.global_step, epoch=state.epoch, **values)
 

@@ -29,14 +29,16 @@ def recorded_checkpoint(run_dir: str, which: str) -> str | None:
     """
     accepted = {"last": ("last", "manual", "best"), "best": ("best",)}[which]
     event_log = os.path.join(run_dir, EVENT_LOG_NAME)
-    found = None
+    recorded = []
     if os.path.exists(event_log):
         _require_trusted(event_log, "the checkpoints it records")
         for event in read_events(event_log, "checkpoint"):
             if event.get("tag", "last") in accepted and event.get("path"):
                 path = str(event["path"])
-                found = path if os.path.isabs(path) else os.path.join(run_dir, path)
-    if not (found and os.path.exists(found)):
+                recorded.append(path if os.path.isabs(path) else os.path.join(run_dir, path))
+    # The newest one still there: the Trainer's save_total_limit deletes older checkpoint-N folders.
+    found = next((path for path in reversed(recorded) if os.path.exists(path)), None)
+    if found is None:
         fallback = os.path.join(run_dir, "checkpoints", f"{which}.pt")
         found = fallback if os.path.exists(fallback) else None
     if found is not None:
