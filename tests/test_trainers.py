@@ -142,3 +142,19 @@ def test_hugging_face_lr_points_checkpoints_and_the_closing_average(tmp_path):
         assert later and all(lr <= ack["detail"]["lr"] * 1.0001 for lr in later), (ack, lr_points)
         assert old not in later
     assert not any("train_loss" in event["metrics"] for event in events(run_dir, "metrics"))
+
+
+def test_lightning_logs_the_lr_each_epoch_trained_with(tmp_path):
+    """A per-step schedule that halves the LR at each epoch boundary: the LR logged for an epoch is
+    the one its batches trained with, not the next epoch's that the optimizer holds at its end."""
+    pytest.importorskip("lightning")
+    import json
+    import subprocess
+
+    truth, run_dir = tmp_path / "trained_with.json", tmp_path / "run"
+    subprocess.run([PYTHON, os.path.join(SCRIPTS, "lightning_lr.py"), str(truth)], check=True, timeout=300,
+                   env={**os.environ, "TRAINWATCH_RUN_DIR": str(run_dir)}, cwd=str(tmp_path), capture_output=True)
+    trained = {int(epoch): rates for epoch, rates in json.loads(truth.read_text()).items()}
+    logged = {event["epoch"]: event["metrics"]["lr"] for event in events(str(run_dir), "metrics")}
+    assert trained == {epoch: [pytest.approx(0.1 * 0.5 ** (epoch - 1))] for epoch in (1, 2, 3, 4)}, trained
+    assert logged == {epoch: pytest.approx(rates[0]) for epoch, rates in trained.items()}, logged

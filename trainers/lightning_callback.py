@@ -25,6 +25,7 @@ class TrainwatchLightningCallback(pl.Callback):
         self.session = TrainwatchSession(run_dir)
         self.config = dict(config or {})
         self.dataset_sizes = dataset_sizes
+        self._epoch_lr: float | None = None  # the LR the epoch's latest batch trained with
 
     def _schedulers(self, trainer: Any) -> list[Any]:
         return [config.scheduler for config in getattr(trainer, "lr_scheduler_configs", [])]
@@ -33,6 +34,15 @@ class TrainwatchLightningCallback(pl.Callback):
         config = {"max_epochs": trainer.max_epochs, **self.config}
         self.session.start(config=config, dataset_sizes=self.dataset_sizes, start_epoch=trainer.current_epoch,
                            start_step=trainer.global_step)
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        self._epoch_lr = None
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        # Read before each batch (a float from a dict): a per-step schedule has moved on by the
+        # epoch's end, to the next epoch's LR when it changes at epoch boundaries.
+        if trainer.optimizers:
+            self._epoch_lr = current_lr(trainer.optimizers[0])
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         optimizers = trainer.optimizers
@@ -61,7 +71,8 @@ class TrainwatchLightningCallback(pl.Callback):
             except (TypeError, ValueError):
                 continue
         if trainer.optimizers:
-            values["lr"] = current_lr(trainer.optimizers[0])
+            # The LR the epoch's last batch trained with, not one a scheduler has set for the next.
+            values["lr"] = self._epoch_lr if self._epoch_lr is not None else current_lr(trainer.optimizers[0])
         self.session.log.metrics(step=trainer.global_step, epoch=trainer.current_epoch + 1, **values)
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
