@@ -410,3 +410,26 @@ async def test_the_stop_and_lr_screens_show_a_run_name_and_typed_text_with_marku
         assert "exp[/bold]-1" in plain(app.screen.query_one(".action-title"))
         await pilot.press(*"[/]", "enter")  # not a number: the hint quotes what was typed
         assert plain(app.screen.query_one("#lr-hint")) == "'[/]' is not a number: type an LR (1e-4) or a factor (x0.5, /2)"
+
+
+async def test_an_lr_change_over_ten_times_is_asked_once_more():
+    from tui.app.screens.action_screens import LrScreen
+
+    app = make_app(seed_path("seed000_tcn_plateau"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        results = []
+        app.push_screen(LrScreen(0.01, "exp-1"), results.append)
+        await pilot.pause()
+        await pilot.press(*"x1e9", "enter")  # meant x1e-9, or not at all: not sent yet
+        assert isinstance(app.screen, LrScreen) and not results
+        assert "x1e+09: Enter again" in plain(app.screen.query_one("#lr-hint"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: results == [{"factor": 1e9}])
+        app.push_screen(LrScreen(0.01, "exp-1"), results.append)
+        await pilot.pause()
+        await pilot.press(*"0.5", "enter")  # an absolute LR 50x the current one: asked too
+        assert isinstance(app.screen, LrScreen) and len(results) == 1
+        await pilot.press("end", "backspace", "backspace", "backspace", *"x0.5", "enter")  # a small step: sent at once
+        await wait_for(pilot, lambda: len(results) == 2)
+        assert results[1] == {"factor": 0.5}

@@ -41,6 +41,23 @@ def parse_lr_request(text: str) -> dict[str, float]:
     return {"factor": value} if match else {"lr": value}
 
 
+# An LR change past this factor either way is asked about once more before it is sent: x1e9 typed
+# for x1e-9 sends a run to NaN.
+LARGE_LR_CHANGE = 10.0
+
+
+def lr_change_factor(request: dict[str, float], current: float | None) -> float | None:
+    """By how much a request would move the LR (None when the current LR is not known)."""
+    if "factor" in request:
+        return request["factor"]
+    return request["lr"] / current if current else None
+
+
+def is_large_lr_change(request: dict[str, float], current: float | None) -> bool:
+    factor = lr_change_factor(request, current)
+    return factor is not None and not 1 / LARGE_LR_CHANGE <= factor <= LARGE_LR_CHANGE
+
+
 def describe_lr_request(request: dict[str, float]) -> str:
     return (f"LR x{command_text(request['factor'])}" if "factor" in request
             else f"LR {command_text(request['lr'])}")

@@ -17,7 +17,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.model.number_format import command_text
-from tui.runs.control_client import ControlError, parse_lr_request
+from tui.runs.control_client import ControlError, is_large_lr_change, lr_change_factor, parse_lr_request
 from tui.runs.presets import Preset, PresetError
 from tui.runs.restart import RestartProposal, command_lines
 from tui.runs.run_record import NotOurRun
@@ -42,6 +42,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
 class LrScreen(ModalScreen[dict | None]):
     """Type an absolute LR or a factor; a bad value is explained here and the screen stays open.
+    A change of more than 10x either way is sent only on a second Enter.
     Returns the parsed request ({"lr": 1e-4} or {"factor": 0.5}), or None."""
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
@@ -50,6 +51,7 @@ class LrScreen(ModalScreen[dict | None]):
         super().__init__()
         self.current = current
         self.run_name = run_name
+        self._confirming: dict | None = None  # a large change shown once, sent on the next Enter
 
     def compose(self) -> ComposeResult:
         now = f"now {command_text(self.current)}" if self.current is not None else "current LR not logged yet"
@@ -64,6 +66,12 @@ class LrScreen(ModalScreen[dict | None]):
             request = parse_lr_request(event.value)
         except ControlError as error:
             self.query_one("#lr-hint", Static).update(Text(str(error), style="bold"))  # it quotes the input
+            return
+        if is_large_lr_change(request, self.current) and request != self._confirming:
+            self._confirming = request
+            factor = lr_change_factor(request, self.current)
+            self.query_one("#lr-hint", Static).update(Text(
+                f"that moves the LR x{factor:.3g}: Enter again to send it, or change it", style="bold"))
             return
         self.dismiss(request)
 
