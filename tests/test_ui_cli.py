@@ -25,6 +25,15 @@ def test_tail_of_a_missing_file_is_one_clear_line(tmp_path):
     assert result.stderr.strip() == f"trainwatch: {tmp_path / 'nope.log'}: no such file or directory"
 
 
+def test_tail_of_a_folder_without_a_log_is_one_clear_line_as_check_says(tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README").write_text("nothing to follow here\n")
+    for verb in ("tail", "check"):
+        result = run(verb, str(tmp_path / "notes"))
+        assert result.returncode == 2, (verb, result.stderr)
+        assert result.stderr.strip() == f"trainwatch: {tmp_path / 'notes'}: no training log found in this directory"
+
+
 def test_bare_trainwatch_without_runs_says_what_to_do(tmp_path):
     result = run(cwd=str(tmp_path))
     assert result.returncode == 2

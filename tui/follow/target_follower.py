@@ -30,14 +30,10 @@ PRINTED_METRICS_NOTICE = "no trainwatch event log from this run: reading metrics
 
 
 def log_paths_of(target: str) -> list[str]:
-    """The files to follow for a target. A run directory with no log yet waits for its event log."""
+    """The files to follow for a target. A run directory with no log yet waits for its event log;
+    any other directory without a log is refused (UnreadableLog), as `check` refuses it."""
     if is_run_dir(target):
         return [os.path.join(target, EVENT_LOG_NAME)]  # never its stdout.log or control file
-    if os.path.isdir(target):
-        try:
-            return resolve_target(target)
-        except UnreadableLog:
-            return [os.path.join(target, EVENT_LOG_NAME)]
     if not os.path.exists(target):
         raise UnreadableLog(f"{target}: no such file or directory")
     return resolve_target(target)
