@@ -81,6 +81,7 @@ def test_missing_file_is_waited_for(tmp_path):
         handle.write("epoch,loss\n0,1.0\n1,0.5\n")
     batch = follower.read_new()
     assert [r.values["loss"] for r in batch.records if isinstance(r, MetricRecord)] == [1.0, 0.5]
+    assert not any("is back" in notice for notice in batch.notices)  # it was never there before
 
 
 def test_rewritten_in_place_past_the_old_end_is_read_again(tmp_path):

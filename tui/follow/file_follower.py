@@ -120,9 +120,10 @@ class FileFollower:
         if not detected:
             handle.close()  # nothing to detect the format from yet
             return
-        if self._lost_file and self._announced_missing:
+        if self._lost_file and self._announced_missing and self.at.seen:  # a first appearance is not "back"
             batch.notices.append(file_notice("back", self.path))
         self._announced_missing = self._lost_file = False
+        self.at.seen = True
         handle.seek(0)
         self._handle = handle
         self.at.start_over(_identity(status))
