@@ -433,3 +433,24 @@ async def test_an_lr_change_over_ten_times_is_asked_once_more():
         await pilot.press("end", "backspace", "backspace", "backspace", *"x0.5", "enter")  # a small step: sent at once
         await wait_for(pilot, lambda: len(results) == 2)
         assert results[1] == {"factor": 0.5}
+
+
+async def test_the_command_palette_offers_every_key():
+    from textual.command import CommandPalette
+
+    app = make_app(seed_path("seed000_tcn_plateau"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for wanted in ("Stop the run", "Change the learning rate of the running job", "Checkpoint now",
+                       "Restart with a preset", "Pick a preset", "Show/hide the sample decodes",
+                       "Smooth the charts more", "Next trainwatch theme", "Help: every key", "Quit"):
+            assert wanted in titles, titles
+        decodes = app.query_one("#decodes-box")
+        assert decodes.display
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"sample decodes")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not decodes.display)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from rich.text import Text
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
@@ -280,6 +280,17 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
             self.query_one(RunHeader).smoothing = self.smoothing
 
     # Actions -----------------------------------------------------------------------------------
+
+    def get_system_commands(self, screen) -> Iterable[SystemCommand]:
+        """The palette (ctrl+p) offers every key's action by its help text, then Textual's own."""
+        for binding in self.BINDINGS:
+            if binding.action == "quit":
+                continue  # Textual's own Quit comes below
+            key = binding.key_display or binding.key.split(",")[0]
+            title = "help: every key" if binding.action == "help" else (binding.tooltip or binding.description).split(" (")[0]
+            yield SystemCommand(title[:1].upper() + title[1:], f"key {key}",
+                                lambda action=binding.action: self.run_action(action))
+        yield from super().get_system_commands(screen)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_help()))
