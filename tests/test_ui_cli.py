@@ -75,12 +75,14 @@ sys.exit(main(["tail", sys.argv[1]]))
 ANSI_RE = re.compile(r"\x1b(\[[0-9;?<>=$]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[=>()#][0-9A-Za-z]?|[78DEHMc])")
 
 
-def run_in_terminal(argv: list[str], timeout: float = 60.0) -> tuple[int, str]:
-    """Run ``argv`` on a 100x30 pseudo-terminal (Textual needs one); its exit code and what it wrote."""
+def run_in_terminal(argv: list[str], timeout: float = 60.0, type_when: tuple[str, bytes] | None = None,
+                    cwd: str | None = None) -> tuple[int, str]:
+    """Run ``argv`` on a 100x30 pseudo-terminal (Textual needs one); its exit code and what it wrote.
+    ``type_when``: (text, keys): the keys are typed once the text has been on screen."""
     primary, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     process = subprocess.Popen(argv, stdin=secondary, stdout=secondary, stderr=secondary,
-                               env={**os.environ, "TERM": "xterm-256color"}, start_new_session=True)
+                               env={**os.environ, "TERM": "xterm-256color"}, start_new_session=True, cwd=cwd)
     os.close(secondary)
     output = b""
     deadline = time.monotonic() + timeout
@@ -94,6 +96,10 @@ def run_in_terminal(argv: list[str], timeout: float = 60.0) -> tuple[int, str]:
                 if not chunk:
                     break
                 output += chunk
+                if type_when and type_when[0] in ANSI_RE.sub("", output.decode("utf-8", "replace")):
+                    time.sleep(0.5)
+                    os.write(primary, type_when[1])
+                    type_when = None
             elif process.poll() is not None:
                 break
         code = process.wait(timeout=10)
@@ -112,3 +118,13 @@ def test_tail_whose_worker_raises_exits_1_with_one_line_after_the_screen_closes(
     assert code == 1, screen
     assert lines[-1] == "trainwatch: reading the log failed: RuntimeError: disk on fire", lines[-5:]
     assert "Traceback" not in screen
+
+
+def test_after_q_the_last_line_names_the_run_and_how_to_come_back(tmp_path):
+    log = tmp_path / "training_log.csv"
+    log.write_text("epoch,loss,val_loss\n" + "".join(f"{e},{1 / (e + 1):.4f},{1.2 / (e + 1):.4f}\n" for e in range(8)))
+    code, screen = run_in_terminal([TRAINWATCH, "tail", str(log)], type_when=("quit", b"q"), cwd=str(tmp_path))
+    lines = [line.strip() for line in screen.replace("\r", "\n").splitlines() if line.strip()]
+    assert code == 0, screen[-500:]
+    assert re.search(rf"trainwatch: left {re.escape(str(log))} \((live|idle)\): `trainwatch tail {re.escape(str(log))}` "
+                        r"follows it again$", lines[-1]), lines[-3:]  # (the screen's text before it, escapes stripped)

@@ -100,6 +100,7 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         self._diagnoses = Throttle(MIN_DIAGNOSIS_SECONDS, self._diagnose, self._later)
         self._header_timer: Timer | None = None
         self.run_active = False  # the followed run is running or its log is being written (the header says)
+        self.last_state = ""  # the header's last state word, for the line printed after quitting
         self.gpu_text = ""  # "GPU 87% · 12.1/79.6 GiB" for the run's machine, while it runs
         self.stop_timeouts = stop_timeouts or StopTimeouts()
         self.run_handle: RunHandle | None = None  # set when the followed target is a launched run
@@ -259,6 +260,7 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
             host = (self.follower.host if self.follower is not None else None) or self.hostname
             overview = describe_run(self.live, self.clock(), host, name=name, gpu=self.gpu_text, run=self.run_handle)
             self.run_active = overview.state in ("running", "live")
+            self.last_state = overview.state
             if overview != header.overview:  # the clock ticks every second; repaint only on change
                 header.overview = overview
 

@@ -2,6 +2,7 @@
 remote one is connected first, so ssh can still prompt), then run the app on it."""
 from __future__ import annotations
 
+import shlex
 import sys
 
 
@@ -35,4 +36,8 @@ def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
     app.run()
     if app.failure:
         print(app.failure, file=sys.stderr)  # after the screen closed, so it stays readable
+    elif app.target is not None:
+        # The screen is gone: the terminal's last line says what it was following and how to return.
+        state = f" ({app.last_state})" if app.last_state else ""
+        print(f"trainwatch: left {app.target}{state}: `trainwatch tail {shlex.quote(app.target)}` follows it again")
     return app.return_code or 0
