@@ -82,3 +82,27 @@ def test_check_path_imports_no_framework_and_no_textual():
             "print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_finished_run_without_the_callback_is_read_from_its_output_by_check_and_ls(tmp_path):
+    """The supervisor's final status lands in events.jsonl; check and ls still read the metrics the
+    script printed, as the UI does."""
+    import os
+
+    from run_helpers import PYTHON, events, wait_for
+    from tui.runs.launcher import launch_run
+
+    script = ("import time\nfor epoch in range(1, 13):\n"
+              "    print(f'epoch {epoch} loss {1 / epoch:.4f} val_loss {1.2 / epoch + 0.01 * epoch:.4f}', flush=True)\n"
+              "    time.sleep(0.05)\n")
+    record = launch_run([PYTHON, "-c", script], root=str(tmp_path / "runs"), cwd=str(tmp_path), name="plain")
+    wait_for(lambda: events(record.run_dir, "status"), 60, "the supervisor's final status", record.run_dir)
+    result = check(record.run_dir, "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["state"] == "finished" and document["series"]["val_loss"]["points"] == 12, document
+    assert document["source"].endswith("stdout.log")
+    assert any("printed output" in notice for notice in document["notices"])
+    listing = subprocess.run([sys.executable, "-m", "tui", "ls"], capture_output=True, text=True, cwd=str(tmp_path))
+    row = next(line for line in listing.stdout.splitlines() if line.startswith(os.path.basename(record.run_dir)))
+    assert "val_loss" in row and "finished" in row, listing.stdout
