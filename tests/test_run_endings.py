@@ -18,7 +18,7 @@ from run_helpers import PYTHON, events, wait_for
 from tui.commands.check_report import diagnose_target
 from tui.follow.target_follower import TargetFollower
 from tui.runs.launcher import launch_run
-from tui.runs.run_control import RunHandle
+from tui.runs.run_control import RunHandle, StopTimeouts
 from tui.view.live_run import LiveRun
 from tui.view.run_overview import describe_run
 from ui_helpers import make_app, wait_for as wait_on_screen
@@ -163,3 +163,38 @@ async def test_a_run_whose_trainer_and_supervisor_vanished_is_gone_everywhere(tm
         header = app.query_one(RunHeader)
         await wait_on_screen(pilot, lambda: " gone " in header.render().plain, timeout=20)
         assert "running" not in header.render().plain and "ETA —" in header.render().plain
+
+
+BURSTY = """
+import time
+epoch = 0
+while True:
+    time.sleep(3)
+    for _ in range(3):  # three epochs' lines at once: output flushed in bursts, 1 epoch/s on average
+        epoch += 1
+        print(f"epoch {epoch} loss {1 / epoch:.4f}", flush=True)
+"""
+
+
+def test_elapsed_and_speed_of_a_run_whose_records_carry_no_time(tmp_path):
+    """The run started before the UI looked: elapsed counts from run.json's start; its output comes
+    three epochs at a time every 3 s: the speed is 1 epoch/s, not the bursts' rate."""
+    record = launch_run([PYTHON, "-c", BURSTY], root=str(tmp_path / "runs"), cwd=str(tmp_path), name="bursty")
+    try:
+        handle = RunHandle(record.run_dir)
+        wait_for(lambda: "epoch 3 " in open(os.path.join(record.run_dir, "stdout.log")).read(), 30, "a first burst")
+        time.sleep(4)  # the UI comes later
+        follower = TargetFollower(record.run_dir)
+        live = LiveRun(record.run_dir, "")
+        live.apply(follower.read_once(), time.time())
+        live.initial_read_done = True
+        deadline = time.time() + 30
+        while time.time() < deadline and len({mark.time for mark in live.progress}) < 4:
+            live.apply(follower.read_once(), time.time())
+            time.sleep(0.2)
+        overview = describe_run(live, time.time(), "here", run=handle)
+        assert overview.elapsed.endswith("s") and int(overview.elapsed[:-1]) >= 12, overview
+        assert overview.throughput in ("1s/epoch", "2s/epoch") or overview.throughput.endswith("epochs/s") \
+            and 0.7 <= float(overview.throughput.split()[0]) <= 1.3, overview
+    finally:
+        RunHandle(record.run_dir).stop(StopTimeouts(graceful=1, interrupt=5, terminate=5))

@@ -49,7 +49,11 @@ def describe_run(live: LiveRun, now: float, host: str, name: str | None = None, 
     state, detail = _launched_state(live, run) or _state_of(live, now)
     running = state in ("running", "live")
     elapsed = None
-    if live.first_time is not None:
+    started = run.record.started if run is not None else None
+    if started:  # a launched run: from its start, though its records carry no time of their own
+        ended = run.record.ended
+        elapsed = (now if running or not ended else ended) - started
+    elif live.first_time is not None:
         end = now if running else (live.last_time or now)
         elapsed = end - live.first_time
     steps_per_second, epochs_per_second = _rates(live)
@@ -159,7 +163,11 @@ def _rates(live: LiveRun) -> tuple[float | None, float | None]:
     marks = list(live.progress)
     if len(marks) < 2:
         return None, None
-    first, last = marks[0], marks[-1]
+    # Records without a time of their own are stamped when read: a script whose output is buffered
+    # shows several epochs at once. The window starts at the furthest of those read first, or a
+    # 1 epoch/s script reads as several.
+    first = next(mark for mark in reversed(marks) if mark.time == marks[0].time)
+    last = marks[-1]
     seconds = last.time - first.time
     if seconds <= 0:
         return None, None
