@@ -106,3 +106,32 @@ def test_a_finished_run_without_the_callback_is_read_from_its_output_by_check_an
     listing = subprocess.run([sys.executable, "-m", "tui", "ls"], capture_output=True, text=True, cwd=str(tmp_path))
     row = next(line for line in listing.stdout.splitlines() if line.startswith(os.path.basename(record.run_dir)))
     assert "val_loss" in row and "finished" in row, listing.stdout
+
+
+def test_a_word_language_model_style_script_run_without_the_callback(tmp_path):
+    """The PyTorch examples' print format, a real tiny LSTM, no trainwatch in the script: batch
+    lines placed inside their epoch, speed and clock figures no rows, the validation per epoch, the
+    closing test line a test result; check, ls and the table agree."""
+    import os
+
+    from run_helpers import PYTHON, events, wait_for
+    from tui.commands.check_report import diagnose_target
+    from tui.runs.launcher import launch_run
+    from tui.view.metric_rows import metric_rows
+
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trainer_scripts", "word_lm_style.py")
+    record = launch_run([PYTHON, script], root=str(tmp_path / "runs"), cwd=str(tmp_path), name="word-lm")
+    wait_for(lambda: events(record.run_dir, "status"), 240, "the run to end", record.run_dir)
+    document = json.loads(check(record.run_dir, "--json").stdout)
+    assert document["state"] == "finished" and document["format"] == "plain_text", document
+    series = document["series"]
+    assert series["val_loss"]["points"] == 3 and series["test_loss"]["points"] == 1, series
+    assert series["loss"]["points"] == 3 * 29 and series["loss"]["best_epoch"] is not None
+    model, _ = diagnose_target(record.run_dir)
+    loss = model.segments[0].series["loss"]
+    assert 0 < loss.epochs[0] < 0.1 and loss.epochs[28] < 1.0 < loss.epochs[29], list(loss.epochs[:3])
+    labels = [row.label for row in metric_rows(model)]
+    assert labels[0] == "loss" and "test_loss" in labels and "lr" in labels, labels
+    assert not {"time", "ms/batch"} & set(labels), labels
+    loss_row = metric_rows(model)[0]
+    assert loss_row.val_name == "val_loss" and loss_row.train_name == "loss", loss_row

@@ -37,7 +37,16 @@ _NOT_METRICS = {
     "total_epochs", "num_epochs", "max_epochs", "total_steps", "max_steps", "throughput",
     # Time per batch and the data-loading meter of the ImageNet-example AverageMeters ("Data 3.19").
     "data", "batch_time", "ms/batch", "s/batch", "ms/step", "s/it", "it/s",
+    "samples/sec", "samples/s", "tokens/s", "tok/s", "img/s", "images/sec", "sec/it", "s/iter", "ms/it",
 }
+# Of those, the run's speed and its clock: the header says how fast the run goes; as table rows
+# or charts they only push the metrics out of sight.
+SPEED_NAMES = frozenset((
+    "time", "wall", "wall_time", "timestamp", "data_time", "eta_seconds", "eta", "runtime", "samples_per_second",
+    "steps_per_second", "wps", "ups", "train_wall", "total_time", "throughput", "data", "batch_time",
+    "ms/batch", "s/batch", "ms/step", "s/it", "it/s", "samples/sec", "samples/s", "tokens/s", "tok/s", "img/s",
+    "images/sec", "sec/it", "s/iter", "ms/it",
+))
 # Bases that only an evaluation produces: decoding a whole utterance or sentence (WER, BLEU),
 # ranking detections over a dataset (mAP). Accuracy, AUC or MAE are not here: trainers compute
 # those on training batches too (Keras ``acc`` beside ``val_acc``).

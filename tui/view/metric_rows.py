@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, field
 
 from tui.model.number_format import finite_or_none
-from tui.model.metric_names import MetricName, main_metric_rank
+from tui.model.metric_names import SPEED_NAMES, MetricName, main_metric_rank
 from tui.model.run_model import RunModel
 from tui.model.series import Series
 
@@ -54,6 +54,8 @@ def metric_rows(model: RunModel) -> list[MetricRow]:
     order: dict[str, tuple] = {}
     for name, series in segment.series.items():
         meta = series.meta
+        if not meta.is_metric and meta.base in SPEED_NAMES:
+            continue  # speed and clock figures: the header's business, not a row
         key = meta.base if meta.split in ("train", "val", "") and meta.is_metric else name
         if meta.split == "test":
             key = name
