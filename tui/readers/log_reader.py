@@ -57,11 +57,19 @@ def format_from_name(path: str) -> str | None:
     return None
 
 
+# The first bytes of a W&B run file (wandb/sdk/internal/datastore.py: ":W&B" and a version).
+WANDB_MAGIC = b":W&B"
+
+
 def detect_format(path: str, head: bytes) -> str:
     """The format name of a log from its file name and first bytes."""
     by_name = format_from_name(path)
     if by_name is not None:
         return by_name
+    if path.endswith(".wandb") or head.startswith(WANDB_MAGIC):
+        # W&B's own binary record format: its history is not text, whatever bytes look printable.
+        raise UnreadableLog(f"{path}: a W&B offline run file, which trainwatch does not read; export its history "
+                            "with `wandb sync` or log to CSV/TensorBoard as well")
     if _is_binary(head):
         raise UnreadableLog(f"{path}: binary data, not a training log this tool can read")
     text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")  # a byte-order mark is not content
