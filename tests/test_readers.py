@@ -271,3 +271,39 @@ def test_a_log_read_as_it_grows_reads_as_the_whole_file(corpus_id):
         grown += reader.feed(data[start: start + 997])
     grown += reader.finish()
     assert kept(grown) == whole and len(whole) > 10
+
+
+KERAS_TENSORBOARD = """
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import keras, numpy as np
+rng = np.random.default_rng(0)
+x = rng.normal(size=(128, 4)).astype("float32"); y = (x.sum(1) > 0).astype("int64")
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
+model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+model.fit(x[:96], y[:96], validation_data=(x[96:], y[96:]), epochs=5, verbose=0,
+          callbacks=[keras.callbacks.TensorBoard(sys.argv[1])])
+"""
+
+
+def test_a_keras_tensorboard_folder_reads_as_one_run_with_train_and_val(tmp_path):
+    """Keras's TensorBoard callback writes train/ and validation/ event files with the same tags
+    (epoch_loss): one run, val_ names for validation, in check and when followed."""
+    import subprocess
+    import sys
+
+    from tui.follow.target_follower import TargetFollower
+
+    logs = tmp_path / "logs"
+    subprocess.run([sys.executable, "-c", KERAS_TENSORBOARD, str(logs)], check=True, timeout=300)
+    assert sorted(os.listdir(logs)) == ["train", "validation"]
+    contents = read_target(str(logs))
+    model = RunModel()
+    model.apply(contents.records)
+    assert contents.format_name == "tensorboard_events" and len(model.segments) == 1
+    series = model.segments[0].series
+    assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(series), sorted(series)
+    assert len(series["val_loss"]) == len(series["loss"]) == 5
+    followed = RunModel()
+    followed.apply(TargetFollower(str(logs)).read_once().records)
+    assert set(followed.segments[0].series) == set(series)

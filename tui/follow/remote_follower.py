@@ -20,7 +20,7 @@ from tui.follow.target_follower import (has_trainer_events, order_merged_records
                                         PRINTED_METRICS_NOTICE, printed_metrics_due)
 from tui.runs.run_control import RunHandle
 from tui.runs.run_record import OUTPUT_FILE_NAMES, RUN_RECORD_NAME, NotOurRun, RunRecord, parse_run_record
-from tui.readers.log_reader import DETECT_BYTES, LISTING_DEPTH, UnreadableLog, pick_logs
+from tui.readers.log_reader import DETECT_BYTES, LISTING_DEPTH, UnreadableLog, merged_format, pick_logs
 from tui.runs.sh_scripts import MARK
 from tui.readers.file_state import NO_IDENTITY, FileState
 from tui.ssh.remote_scripts import StreamedFile, probe_script, stream_script
@@ -107,7 +107,7 @@ class RemoteFollower:
         if self._printed_metrics is not None:
             return self._printed_metrics.decoder.format_name
         if len(logs) > 1:
-            return "mlflow_run"
+            return merged_format([file.decoder.format_name for file in logs])
         return logs[0].decoder.format_name if logs else ""
 
     def stop(self) -> None:

@@ -12,7 +12,7 @@ from tui.follow.stream_decoder import FollowBatch
 from tui.runs.gpu_usage import run_here
 from tui.runs.run_control import RunHandle
 from tui.runs.run_record import OUTPUT_FILE_NAMES, NotOurRun, RunRecord, is_run_dir, load_run_record
-from tui.readers.log_reader import DETECT_BYTES, LogReader, UnreadableLog, resolve_target
+from tui.readers.log_reader import DETECT_BYTES, LogReader, UnreadableLog, merged_format, resolve_target
 from tui.readers.regular_file import open_regular
 from tui.model.records import MetricRecord, ReaderNotice, StatusRecord
 
@@ -101,7 +101,7 @@ class TargetFollower:
     @property
     def format_name(self) -> str:
         if len(self.log_paths) > 1:
-            return "mlflow_run"
+            return merged_format([follower.format_name for follower in self.followers[:len(self.log_paths)]])
         if self._printed_metrics is not None:
             return self._printed_metrics.format_name
         return self.followers[0].format_name

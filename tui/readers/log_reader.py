@@ -16,7 +16,7 @@ from tui.readers.mlflow_metric import MlflowMetricParser, looks_like_mlflow_metr
 from tui.readers.native_jsonl import NativeJsonlParser
 from tui.readers.parser_base import LineParser, StreamParser, WholeFileParser
 from tui.readers.regular_file import kind_of, open_regular, read_whole
-from tui.readers.tensorboard_events import TensorBoardEventParser
+from tui.readers.tensorboard_events import SPLIT_FOLDERS, TensorBoardEventParser
 from tui.readers.text_log import TextLogParser
 from tui.readers.values import JSON_ERRORS
 from tui.model.records import MetricRecord, ReaderNotice, Record, ResetRecord
@@ -101,7 +101,7 @@ def detect_format(path: str, head: bytes) -> str:
 
 def make_parser(format_name: str, path: str) -> LineParser | WholeFileParser | StreamParser:
     if format_name == "tensorboard_events":
-        return TensorBoardEventParser()
+        return TensorBoardEventParser(SPLIT_FOLDERS.get(os.path.basename(os.path.dirname(path)).lower(), ""))
     if format_name == "hf_trainer_state":
         return HfTrainerStateParser()
     if format_name == "trainwatch_jsonl":
@@ -270,7 +270,38 @@ def pick_logs(target: str, listing: list[str]) -> list[str]:
         candidates.append((rank, order, entry))
     if not candidates:
         raise UnreadableLog(f"{target}: no training log found in this directory")
-    return [f"{target.rstrip('/')}/{min(candidates)[2]}"]
+    best = min(candidates)[2]
+    return [f"{target.rstrip('/')}/{name}" for name in _with_split_siblings(best, candidates)]
+
+
+def _with_split_siblings(best: str, candidates: list[tuple[int, int, str]]) -> list[str]:
+    """An event file in a split folder (train/) comes with the newest event file of each sibling
+    split folder (validation/): Keras's TensorBoard callback writes one run as the two."""
+    folder, _, name = best.rpartition("/")
+    parent, _, split = folder.rpartition("/")
+    if "tfevents" not in name.lower() or split.lower() not in SPLIT_FOLDERS:
+        return [best]
+    chosen = {split.lower(): best}
+    for _, _, entry in sorted(candidates, key=lambda candidate: candidate[1]):  # newest first
+        entry_folder, _, entry_name = entry.rpartition("/")
+        entry_parent, _, entry_split = entry_folder.rpartition("/")
+        if (entry_parent == parent and entry_split.lower() in SPLIT_FOLDERS and "tfevents" in entry_name.lower()
+                and entry_split.lower() not in chosen):
+            chosen[entry_split.lower()] = entry
+    # Training first: the merged records keep each step's training row before its validation one.
+    return sorted(chosen.values(), key=lambda entry: SPLIT_FOLDERS[entry.rpartition("/")[0].rpartition("/")[2].lower()]
+                  != "train")
+
+
+def merged_format(format_names: list[str]) -> str:
+    """The format of a target read as several files: an MLflow run (one file per metric), or the
+    files' own format when they share it (Keras's train/ and validation/ event files)."""
+    format_names = [name for name in format_names if name]  # a file not detected yet says nothing
+    if not format_names:
+        return ""
+    if len(set(format_names)) == 1 and format_names[0] != "mlflow_metric":
+        return format_names[0]
+    return "mlflow_run" if "mlflow_metric" in format_names else "+".join(dict.fromkeys(format_names))
 
 
 @dataclass
@@ -292,7 +323,7 @@ def read_target(target: str, sink: Callable[[list[Record]], None] | None = None)
     With ``sink``, a single file's records go to it piece by piece instead of into the result."""
     files = resolve_target(target)
     merged: list[Record] = []
-    format_name = ""
+    format_name, format_names = "", []
     for path in files:
         try:
             with open_regular(path) as handle:
@@ -311,12 +342,13 @@ def read_target(target: str, sink: Callable[[list[Record]], None] | None = None)
                         piece = handle.read(READ_PIECE_BYTES)
                     sink(reader.finish())
                 format_name = reader.format_name  # a parser may name its dialect only once it has read it
+                format_names.append(format_name)
         except OSError as error:
             raise UnreadableLog(f"{path}: {error.strerror or error}") from None
     if len(files) > 1:
         # MLflow keeps one file per metric: order the points by step so they read as one run.
         merged.sort(key=lambda record: record.step if isinstance(record, MetricRecord) and record.step is not None else 0)
-        format_name = "mlflow_run"
+        format_name = merged_format(format_names)
     if sink is not None and merged:
         sink(merged)
         merged = []

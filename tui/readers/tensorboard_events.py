@@ -97,6 +97,26 @@ def decode_event(data: bytes) -> MetricRecord | None:
     return MetricRecord(values, step=step, wall_time=wall_time) if values else None
 
 
+# Event-file folders that hold one split of a run: Keras's TensorBoard callback (train/,
+# validation/), CatBoost (learn/, test/: its eval set), and common hand-made layouts.
+SPLIT_FOLDERS = {"train": "train", "training": "train", "learn": "train",
+                 "validation": "val", "val": "val", "valid": "val", "eval": "val", "test": "val"}
+
+
+def split_record(record: MetricRecord, split: str) -> MetricRecord | None:
+    """A record of a split folder named as that split's: Keras's ``epoch_`` prefix off, ``val_`` on
+    for validation; its per-iteration evaluation copies (``evaluation_loss_vs_iterations``) left out."""
+    values = {}
+    for tag, value in record.values.items():
+        if tag.startswith("evaluation_") and tag.endswith("_vs_iterations"):
+            continue
+        name = tag.removeprefix("epoch_")
+        if split == "val" and not name.startswith(("val_", "val/", "eval", "test")):
+            name = "val_" + name
+        values[name] = value
+    return MetricRecord(values, step=record.step, wall_time=record.wall_time) if values else None
+
+
 class TensorBoardEventParser(StreamParser):
     """TFRecord framing: length, masked CRC32C of the length, data, masked CRC32C of the data.
 
@@ -108,7 +128,10 @@ class TensorBoardEventParser(StreamParser):
 
     format_name = "tensorboard_events"
 
-    def __init__(self) -> None:
+    def __init__(self, split: str = "") -> None:
+        # "val" or "train" for an event file in a split folder (Keras's train/ and validation/):
+        # its tags are named as the split's (epoch_loss -> val_loss), so both folders read as one run.
+        self.split = split
         self._buffer = b""
         self._skip = 0  # bytes still to drop of a well-framed record too big to hold
         self._framing_lost = False
@@ -151,7 +174,10 @@ class TensorBoardEventParser(StreamParser):
                 continue
             if record is not None:
                 if masked_crc32c(payload) == data_crc:
-                    records.append(record)
+                    if self.split:
+                        record = split_record(record, self.split)
+                    if record is not None:
+                        records.append(record)
                 else:
                     self.corrupt_records += 1
         self._buffer = buffer[position:]
