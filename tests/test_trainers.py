@@ -158,3 +158,43 @@ def test_lightning_logs_the_lr_each_epoch_trained_with(tmp_path):
     logged = {event["epoch"]: event["metrics"]["lr"] for event in events(str(run_dir), "metrics")}
     assert trained == {epoch: [pytest.approx(0.1 * 0.5 ** (epoch - 1))] for epoch in (1, 2, 3, 4)}, trained
     assert logged == {epoch: pytest.approx(rates[0]) for epoch, rates in trained.items()}, logged
+
+
+def test_tail_of_a_hugging_face_output_dir_follows_the_newest_checkpoint(tmp_path):
+    """The Trainer saves checkpoint-N folders and, with save_total_limit, deletes the old ones: the
+    output directory is followed from the newest trainer_state.json, whole, with a notice."""
+    pytest.importorskip("transformers")
+    import json
+    import subprocess
+    import time
+
+    from tui.follow.target_follower import TargetFollower
+    from tui.model.run_model import RunModel
+
+    output = tmp_path / "hf"
+    trainer = subprocess.Popen([PYTHON, os.path.join(SCRIPTS, "hf_tiny.py"), str(output), "--epochs", "8",
+                                "--save_steps", "8", "--save_total_limit", "1"], cwd=str(tmp_path),
+                               env={**os.environ, "TRAINWATCH_RUN_DIR": str(tmp_path / "run"), "HF_HUB_OFFLINE": "1",
+                                    "TRANSFORMERS_OFFLINE": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: list(output.glob("checkpoint-*/trainer_state.json")), 240, "a first checkpoint")
+        follower = TargetFollower(str(output))
+        model, notices = RunModel(), []
+        while trainer.poll() is None:
+            batch = follower.read_once()
+            model.apply(batch.records)
+            notices += batch.notices
+            time.sleep(0.3)
+        time.sleep(2.5)
+        batch = follower.read_once()
+        model.apply(batch.records)
+        notices += batch.notices
+    finally:
+        trainer.kill()
+        trainer.wait()
+    (last,) = output.glob("checkpoint-*/trainer_state.json")  # save_total_limit 1
+    assert follower.log_paths == [str(last)], (follower.log_paths, last)
+    assert any("newest checkpoint; following it" in notice for notice in notices), notices
+    assert not any("deleted" in notice for notice in notices), notices
+    history = json.loads(last.read_text())["log_history"]
+    assert len(model.segments[0].series["loss"]) == sum(1 for entry in history if "loss" in entry)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from tui.runs.run_control import RunHandle
 from tui.runs.run_record import OUTPUT_FILE_NAMES, NotOurRun, RunRecord, is_run_dir, load_run_record
 from tui.readers.log_reader import DETECT_BYTES, LogReader, UnreadableLog, merged_format, resolve_target
 from tui.readers.regular_file import open_regular
-from tui.model.records import MetricRecord, ReaderNotice, StatusRecord
+from tui.model.records import MetricRecord, ReaderNotice, ResetRecord, StatusRecord
 
 from trainers.runlog import EVENT_LOG_NAME
 
@@ -24,6 +25,10 @@ MIN_BATCH_INTERVAL_SECONDS = 0.02
 # A log bigger than this is first shown from its first and last lines while the worker reads it all.
 PREVIEW_ABOVE_BYTES = 8 << 20
 PREVIEW_TAIL_BYTES = 512 << 10
+# A Hugging Face output directory's newest checkpoint-N/trainer_state.json is looked for this often
+# (the Trainer saves new ones and, with save_total_limit, deletes old ones).
+CHECKPOINT_LOOK_SECONDS = 2.0
+_CHECKPOINT_FOLDER = re.compile(r"checkpoint-(\d+)")
 # A launched command that has written no event log by then is read from what it prints instead.
 PRINTED_METRICS_AFTER_SECONDS = 20.0
 PRINTED_METRICS_NOTICE = "no trainwatch event log from this run: reading metrics from its printed output"
@@ -79,6 +84,7 @@ class TargetFollower:
         self._printed_metrics: FileFollower | None = None
         self.trainer_logged = False  # the event log holds something the trainer wrote
         self._handle: RunHandle | None = None
+        self._checkpoint_looked = time.monotonic()
 
     host = None  # followed here; a RemoteFollower names its host
     synced_once = True  # a local file is read through on the first look
@@ -155,6 +161,7 @@ class TargetFollower:
     def read_once(self) -> FollowBatch:
         """One look at every followed file."""
         batch = FollowBatch()
+        self._follow_newest_checkpoint(batch)
         for follower in self.followers:
             found = follower.read_new()
             if not follower.parse and found.notices:
@@ -167,6 +174,38 @@ class TargetFollower:
         self.trainer_logged = self.trainer_logged or has_trainer_events(batch.records)
         self._maybe_read_printed_metrics(batch)
         return batch
+
+    def _follow_newest_checkpoint(self, batch: FollowBatch) -> None:
+        """Following a Hugging Face checkpoint-N/trainer_state.json: move to the newest checkpoint's
+        as the Trainer writes it (each holds the whole history so far), also when the followed one
+        was deleted (save_total_limit), instead of waiting for a folder that never comes back."""
+        if len(self.log_paths) != 1 or os.path.basename(self.log_paths[0]) != "trainer_state.json":
+            return
+        path = self.log_paths[0]
+        folder = os.path.dirname(path)
+        if not _CHECKPOINT_FOLDER.fullmatch(os.path.basename(folder)):
+            return
+        now = time.monotonic()
+        if now - self._checkpoint_looked < CHECKPOINT_LOOK_SECONDS and os.path.exists(path):
+            return
+        self._checkpoint_looked = now
+        output = os.path.dirname(folder)
+        try:
+            names = os.listdir(output)
+        except OSError:
+            return
+        steps = [(int(found.group(1)), name) for name in names if (found := _CHECKPOINT_FOLDER.fullmatch(name))
+                 and os.path.isfile(os.path.join(output, name, "trainer_state.json"))]
+        if not steps:
+            return
+        newest = os.path.join(output, max(steps)[1], "trainer_state.json")
+        if newest == path:
+            return
+        self.followers[0].close()
+        self.followers[0] = FileFollower(newest)
+        self.log_paths[0] = newest
+        batch.records.append(ResetRecord())  # the newer state holds the whole history again
+        batch.notices.append(f"{newest}: the Trainer's newest checkpoint; following it")
 
     def _maybe_read_printed_metrics(self, batch: FollowBatch) -> None:
         """A launched command without a trainwatch integration writes no event log (or only the
