@@ -353,7 +353,7 @@ async def test_markup_in_metric_and_run_names_and_paths_is_shown_as_written(tmp_
     (config / "trainwatch" / "themes" / "bad.yaml").write_text("name: [/b]\n")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
     app = make_app(str(log))
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(140, 30)) as pilot:  # wide enough for the names whole
         await settle(pilot, app)
         labels = set(table_rows(app))
         assert {"[/]loss", "[@click=app.quit]x"} <= labels, labels
@@ -454,3 +454,24 @@ async def test_the_command_palette_offers_every_key():
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_for(pilot, lambda: not decodes.display)
+
+
+async def test_long_metric_names_take_the_room_there_is_and_stay_distinct_at_80x24(tmp_path):
+    """detectron2-style names: the name column widens as far as the other columns allow, and a
+    name still too long is cut in its middle, so names sharing a prefix stay apart."""
+    log = tmp_path / "metrics.json"
+    names = ["fast_rcnn/cls_accuracy", "fast_rcnn/fg_cls_accuracy", "fast_rcnn/false_negative", "loss_box_reg",
+             "loss_cls", "lr"]
+    log.write_text("".join(json.dumps({"iteration": step, **{name: 1 / (step + 1) for name in names}}) + "\n"
+                           for step in range(20)))
+    for size in ((140, 40), (80, 24)):
+        app = make_app(str(log))
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot, app)
+            table = app.query_one(MetricsTable)
+            labels = [str(table.get_row_at(index)[0]) for index in range(table.row_count)]
+            assert len(labels) == len(names), labels
+            if size[0] == 140:
+                assert set(labels) == set(names), labels  # room to spare: whole
+            else:  # no room: cut in the middle, the end that names the metric kept
+                assert "fast…tive" in labels and "loss…_reg" in labels, labels

@@ -9,7 +9,7 @@ from tui.runs.exit_status import describe_exit, exit_signal, final_status
 from tui.runs.process_state import pid_alive
 from tui.runs.run_record import RUN_RECORD_NAME, NotOurRun, RunRecord, load_run_record
 from tui.runs.run_listing import LIVE_WITHIN_SECONDS
-from tui.model.number_format import duration
+from tui.model.number_format import duration, epoch_number
 from tui.view.live_run import LiveRun
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def _position(live: LiveRun) -> str:
     segment = segments[-1]
     parts = []
     if segment.last_epoch is not None:
-        epoch = f"{segment.last_epoch:g}"
+        epoch = f"{epoch_number(segment.last_epoch)}"  # a tenth is enough: epoch 10.3, not 10.3333
         parts.append(f"epoch {epoch}/{live.total_epochs}" if live.total_epochs else f"epoch {epoch}")
     if segment.last_step is not None:
         parts.append(f"step {segment.last_step}/{live.total_steps}" if live.total_steps else f"step {segment.last_step}")
