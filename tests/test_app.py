@@ -475,3 +475,20 @@ async def test_long_metric_names_take_the_room_there_is_and_stay_distinct_at_80x
                 assert set(labels) == set(names), labels  # room to spare: whole
             else:  # no room: cut in the middle, the end that names the metric kept
                 assert "fast…tive" in labels and "loss…_reg" in labels, labels
+
+
+async def test_the_header_drops_its_least_useful_fields_never_the_smoothing():
+    from dataclasses import replace as with_fields
+
+    from tui.app.widgets.run_header import RunHeader
+
+    app = make_app(seed_path("seed003_ctc_blank"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        header = app.query_one(RunHeader)
+        header.overview = with_fields(header.overview, position="epoch 12.3/150 · step 123456/1000000",
+                                      throughput="12.3 steps/s", eta="1h 02m", format_name="hf_trainer_stdout")
+        await pilot.pause()
+        second = header.render().plain.splitlines()[1]
+        assert second.rstrip().endswith("smoothing 0.60") and "…" not in second, second
+        assert "epoch 12.3/150" in second and "hf_trainer_stdout" not in second, second  # the format goes first

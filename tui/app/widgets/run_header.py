@@ -44,12 +44,35 @@ class RunHeader(Widget):
                          style=label if healthy else self.get_component_rich_style("run-header--bad"))
         if overview.gpu:
             first.append(f"  {overview.gpu}", style=label)
-        second = Text.assemble(
-            (" elapsed ", label), overview.elapsed, ("  ·  ", label), overview.position,
-            ("  ·  ", label), overview.throughput, ("  ·  ETA ", label), overview.eta,
-            ("  ·  ", label), (overview.format_name, label),
-            ("  ·  smoothing ", label), f"{self.smoothing:.2f}",
-        )
+        second = self._progress_line(overview, label)
         for line in (first, second):
             line.truncate(max(self.size.width, 1), overflow="ellipsis")
         return Text("\n").join([first, second])
+
+    def _progress_line(self, overview: RunOverview, label) -> Text:
+        """Elapsed, position, speed, ETA, format and smoothing, fitted to the width by closer
+        separators, then by dropping the least useful fields first (the format, then what says
+        nothing yet, "—"), never by cutting the last ones: smoothing is what `s`, `+` and `-`
+        change, the position what the run has done."""
+        # (label, value, value shown quiet, priority: the lowest is dropped first)
+        fields = [("elapsed ", overview.elapsed, False, 3), ("", overview.position, False, 9),
+                  ("", overview.throughput, False, 1 if overview.throughput == "—" else 4),
+                  ("ETA ", overview.eta, False, 2 if overview.eta == "—" else 5),
+                  ("", overview.format_name, True, 0), ("smoothing ", f"{self.smoothing:.2f}", False, 8)]
+        fields = [field for field in fields if field[1]]
+        width = max(self.size.width, 1)
+
+        def joined(shown: list, separator: str) -> Text:
+            line = Text()
+            for index, (name, value, quiet, _) in enumerate(shown):
+                line.append((separator if index else " ") + name, style=label)
+                line.append(value, style=label if quiet else "")
+            return line
+
+        line = joined(fields, "  ·  ")
+        while line.cell_len > width and len(fields) > 1:
+            line = joined(fields, " · ")
+            if line.cell_len > width:
+                fields = [field for field in fields if field is not min(fields, key=lambda field: field[3])]
+                line = joined(fields, " · ")
+        return line
