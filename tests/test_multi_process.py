@@ -140,17 +140,21 @@ def test_lightning_ddp_on_two_processes(tmp_path):
     assert sorted(os.listdir(os.path.join(record.run_dir, "checkpoints"))) == ["last.ckpt", "manual.ckpt"]
 
 
+def kill_rank_1(run_dir: str) -> tuple[int, dict]:
+    """SIGKILL rank 1 after the first epoch (its pid from run_start); its pid and the final status."""
+    wait_for(lambda: events(run_dir, "metrics"), 240, "the first epoch", run_dir)
+    victim = events(run_dir, "run_start")[0]["ranks"][1]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: RunHandle(run_dir).refresh().exit_code is not None, 120, "the run to end", run_dir)
+    status = wait_for(lambda: [e for e in events(run_dir, "status") if e["state"] != "running"], 30, "the end")[-1]
+    return victim, status
+
+
 def test_a_lightning_rank_killed_is_a_crash_that_names_it(tmp_path):
     """Lightning's own launcher reports no failed rank: rank 0 noticed which one ended first."""
     record = launch_run([sys.executable, os.path.join(SCRIPTS, "lightning_tiny.py"), "--devices", "2"],
                         root=str(tmp_path / "runs"), cwd=str(tmp_path), name="lightning-kill")
-    run_dir = record.run_dir
-    wait_for(lambda: events(run_dir, "metrics"), 240, "the first epoch", run_dir)
-    victim = events(run_dir, "run_start")[0]["ranks"][1]["pid"]
-    os.kill(victim, signal.SIGKILL)
-    handle = RunHandle(run_dir)
-    wait_for(lambda: handle.refresh().exit_code is not None, 120, "the run to end", run_dir)
-    status = wait_for(lambda: [e for e in events(run_dir, "status") if e["state"] != "running"], 30, "the end")[-1]
+    victim, status = kill_rank_1(record.run_dir)
     assert status["state"] == "crashed", status
     assert status["message"].startswith(f"rank 1 (pid {victim}) ended first"), status
 
@@ -169,12 +173,8 @@ def test_hugging_face_trainer_under_torchrun(tmp_path):
 
 def test_a_rank_killed_by_a_signal_is_a_crash_that_names_it(tmp_path):
     run_dir, _ = launch_ddp(tmp_path, 2)
-    wait_for(lambda: events(run_dir, "metrics"), 120, "the first epoch", run_dir)
-    victim = events(run_dir, "run_start")[0]["ranks"][1]["pid"]
-    os.kill(victim, signal.SIGKILL)
     handle = RunHandle(run_dir)
-    wait_for(lambda: handle.refresh().exit_code is not None, 120, "torchrun to end", run_dir)
-    status = wait_for(lambda: [e for e in events(run_dir, "status") if e["state"] != "running"], 30, "the end")[-1]
+    _, status = kill_rank_1(run_dir)
     assert status["state"] == "crashed" and status["exit_code"] != 0, status
     assert status["message"].startswith("rank 1 (local rank 1") and "killed by SIGKILL" in status["message"], status
     live = LiveRun(run_dir, "")
