@@ -307,3 +307,20 @@ def test_a_keras_tensorboard_folder_reads_as_one_run_with_train_and_val(tmp_path
     followed = RunModel()
     followed.apply(TargetFollower(str(logs)).read_once().records)
     assert set(followed.segments[0].series) == set(series)
+
+
+def test_yolo_segmentation_box_and_mask_metrics_keep_rows_of_their_own(tmp_path):
+    from tui.view.metric_rows import metric_rows
+
+    names = ["epoch", "train/box_loss", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "metrics/mAP50(M)",
+             "metrics/mAP50-95(M)", "val/box_loss"]
+    rows = [[epoch, 1.2 - 0.1 * epoch, 0.4 + 0.05 * epoch, 0.3 + 0.04 * epoch, 0.35 + 0.05 * epoch,
+             0.2 + 0.03 * epoch, 1.3 - 0.05 * epoch] for epoch in range(1, 6)]
+    path = tmp_path / "results.csv"
+    path.write_text(",".join(f"{name:>22}" for name in names) + "\n"
+                    + "".join(",".join(f"{value:>22.5g}" for value in row) + "\n" for row in rows))
+    model = RunModel()
+    model.apply(read_target(str(path)).records)
+    shown = {row.label: row.val_last for row in metric_rows(model)}
+    assert shown["metrics/mAP50-95(B)"] == pytest.approx(0.5) and shown["metrics/mAP50-95(M)"] == pytest.approx(0.35)
+    assert shown["metrics/mAP50(B)"] == pytest.approx(0.65) and shown["metrics/mAP50(M)"] == pytest.approx(0.6)

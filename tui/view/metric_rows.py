@@ -52,6 +52,7 @@ def metric_rows(model: RunModel) -> list[MetricRow]:
         (s for s in reversed(model.segments) if s.series), model.current)
     rows: dict[str, MetricRow] = {}
     order: dict[str, tuple] = {}
+    shared_bases: set[str] = set()  # bases two metrics of one split share: each row then named in full
     for name, series in segment.series.items():
         meta = series.meta
         if not meta.is_metric and meta.base in SPEED_NAMES:
@@ -59,6 +60,11 @@ def metric_rows(model: RunModel) -> list[MetricRow]:
         key = meta.base if meta.split in ("train", "val", "") and meta.is_metric else name
         if meta.split == "test":
             key = name
+        taken = rows.get(key)
+        if taken is not None and (taken.val_name if meta.split == "val" else
+                                  taken.train_name if meta.split == "train" else None):
+            key = name  # a second metric of the same base and split (YOLO's box (B) and mask (M) mAP): its own row
+            shared_bases.add(meta.base)
         row = rows.get(key)
         if row is None:
             row = rows[key] = MetricRow(label=meta.base if key == meta.base else name, goal=meta.goal)
@@ -69,7 +75,9 @@ def metric_rows(model: RunModel) -> list[MetricRow]:
             row.val_name, row.val_last = name, finite_or_none(series.last)
         elif row.train_name is None or meta.split == "train":
             row.train_name, row.train_last = name, finite_or_none(series.last)
-    for row in rows.values():
+    for key, row in rows.items():
+        if key in shared_bases:
+            row.label = row.main_name  # "metrics/mAP50(B)" beside "metrics/mAP50(M)", not "map50"
         _fill_best_and_trend(row, model, segment.series[row.main_name])
     return [rows[key] for key in sorted(rows, key=lambda key: order[key])]
 
