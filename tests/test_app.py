@@ -492,3 +492,17 @@ async def test_the_header_drops_its_least_useful_fields_never_the_smoothing():
         second = header.render().plain.splitlines()[1]
         assert second.rstrip().endswith("smoothing 0.60") and "…" not in second, second
         assert "epoch 12.3/150" in second and "hf_trainer_stdout" not in second, second  # the format goes first
+
+
+async def test_a_dialog_opens_over_no_earlier_notices():
+    from tui.app.screens.action_screens import LrScreen
+
+    app = make_app(seed_path("seed000_tcn_plateau"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.notify("a notice that would cover the dialog's text", timeout=30)
+        await pilot.pause()
+        assert len(app._notifications) >= 1
+        app.push_screen(LrScreen(0.01, "exp-1"))
+        await pilot.pause()
+        assert isinstance(app.screen, LrScreen) and len(app._notifications) == 0

@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 from tui.app.redraw_throttle import Throttle
 from tui.app.run_control_flow import RunControlFlow
 from tui.app.run_following import RunFollowing
+from tui.app.screens.action_screens import ConfirmScreen, LrScreen, PresetScreen
 from tui.app.screens.help_screen import HelpScreen
 from tui.app.screens.run_picker_screen import RunPickerScreen
 from tui.app.theme_choice import ThemeChoice
@@ -117,6 +118,12 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         """Textual's notify, plain text by default: messages carry paths, run and metric names and
         log text, and a `[/bold]` in any of them must show as written, not end the app."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def push_screen(self, screen, *args, **kwargs):
+        """A control dialog opens on a clear screen: earlier notices would sit over its text at 80x24."""
+        if isinstance(screen, (ConfirmScreen, LrScreen, PresetScreen)):
+            self.clear_notifications()
+        return super().push_screen(screen, *args, **kwargs)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that raised ends the app with exit code 1 and one line in ``failure``, which the
