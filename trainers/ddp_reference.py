@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                            "max_difference": max(float((gathered[0].cpu() - other.cpu()).abs().max())
                                                  for other in gathered[1:])}, handle)
     control.finish()
+    # Every rank done with every collective before any takes the group down: a rank destroying it
+    # while another still finishes up has ended in "terminate called without an active exception"
+    # (SIGABRT) at exit under gloo, a crash after a clean run.
+    dist.barrier()
     dist.destroy_process_group()
     return 0
 
