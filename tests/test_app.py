@@ -506,3 +506,16 @@ async def test_a_dialog_opens_over_no_earlier_notices():
         app.push_screen(LrScreen(0.01, "exp-1"))
         await pilot.pause()
         assert isinstance(app.screen, LrScreen) and len(app._notifications) == 0
+
+
+async def test_chart_epochs_are_shown_to_a_tenth(tmp_path):
+    log = tmp_path / "word_lm.log"
+    log.write_text("".join(f"| epoch {epoch:3d} | {batch:5d}/  299 batches | lr 2.00 | ms/batch  1.20 | loss "
+                           f"{3 / (epoch + batch / 299):5.2f} | ppl 20.00\n"
+                           for epoch in (1, 2, 3) for batch in range(10, 300, 10)))
+    app = make_app(str(log))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.pause(0.5)
+        footer = app.query_one("#chart-loss").render().plain.splitlines()[-1]
+        assert "epoch 0…3" in footer, footer  # the first point is at epoch 0.0334: not printed as such

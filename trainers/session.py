@@ -101,7 +101,7 @@ class TrainwatchSession:
         self._exchanges = 0
         self._waited = 0.0  # seconds this rank spent in the safe points' collectives since the last timing
         self._timed_since = time.monotonic()
-        self._steps_since_timing = 0
+        self._timed_at = 0  # the safe point of the last timing
         self._peers: PeerWatch | None = None  # rank 0's watch on the other ranks of its machine
 
     # Which rank this is ----------------------------------------------------------------------
@@ -193,7 +193,6 @@ class TrainwatchSession:
             commands = self.control.poll() if self.is_writer and not self._group_expected else []
         else:
             self._safe_points += 1
-            self._steps_since_timing += 1
             if self._safe_points % self.sync_every:
                 return self.stop_requested
             commands = self._agreed_commands(ranks, step, epoch)
@@ -219,7 +218,7 @@ class TrainwatchSession:
         self._exchanges += 1
         timing = self._exchanges % TIMING_EVERY_EXCHANGES == 0  # the same exchange on every rank
         if timing:
-            mine["timing"] = (self._waited, self._steps_since_timing)
+            mine["timing"] = (self._waited, self._safe_points - self._timed_at)
         arrived = time.monotonic()
         if not timing and not ranks.any(bool(mine.get("commands") or mine.get("metrics"))):
             self._waited += time.monotonic() - arrived
@@ -238,11 +237,11 @@ class TrainwatchSession:
     def _log_timing(self, gathered: list[Any], step: int | None) -> None:
         now = time.monotonic()
         if self.is_writer:
-            steps = max(1, self._steps_since_timing)
+            steps = max(1, self._safe_points - self._timed_at)
             waits = [(payload or {}).get("timing", (0.0, steps)) for payload in gathered]
             self.log.rank_timing(step, (now - self._timed_since) / steps,
                                  [waited / max(1, their_steps) for waited, their_steps in waits])
-        self._waited, self._timed_since, self._steps_since_timing = 0.0, now, 0
+        self._waited, self._timed_since, self._timed_at = 0.0, now, self._safe_points
 
     def _outcome(self, command: ControlCommand, get_lr: Callable[[], float | None],
                  set_lr: Callable[[float], str | None], save_checkpoint: Callable[[str], str | None],

@@ -122,10 +122,9 @@ def _launched_state(live: LiveRun, run: RunHandle | None) -> tuple[str, str] | N
 
 
 def _status_detail(status) -> str:
-    if status.state == "crashed" and status.message.startswith("rank "):
-        return status.message  # which worker of a multi-process run failed, and how (supervisor.py)
-    if status.state == "crashed" and status.exit_code is not None:
+    if status.state == "crashed" and not status.message and status.exit_code is not None:
         return describe_exit(status.exit_code)
+    # The supervisor's own words (which rank of a torchrun failed, and how) or the trainer's.
     return status.message
 
 

@@ -7,7 +7,7 @@ from textual.widget import Widget
 
 from tui.view.chart_data import ChartData
 from tui.view.chart_plot import plot_chart
-from tui.model.number_format import table_value
+from tui.model.number_format import epoch_number, table_value
 
 AXIS_WIDTH = 9
 
@@ -47,7 +47,10 @@ class MetricChart(Widget):
                 line.append(text, style=self.get_component_rich_style(f"metric-chart--{role}") if role else axis)
             lines.append(line)
         footer = Text(" " * (AXIS_WIDTH - 1) + "└", style=axis)
-        span = f"{chart.x_unit} {table_value(grid.x_low)}…{table_value(grid.x_high)}"
+        if chart.x_unit == "epoch":  # a tenth is enough, as everywhere epochs are shown
+            span = f"epoch {epoch_number(grid.x_low)}…{epoch_number(grid.x_high)}"
+        else:
+            span = f"{chart.x_unit} {table_value(grid.x_low)}…{table_value(grid.x_high)}"
         footer.append(span[: max(plot_width, 0)], style=axis)
         lines.append(footer)
         return Text("\n").join(lines)
