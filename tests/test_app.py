@@ -20,6 +20,7 @@ from tui.app.screens.help_screen import HelpScreen
 from tui.app.screens.run_picker_screen import RunPickerScreen
 from tui.app.widgets.decodes_panel import DecodesPanel
 from tui.app.widgets.findings_panel import FindingsPanel
+from tui.diagnosis.registry import ordered
 from tui.app.widgets.metric_chart import MetricChart
 from tui.app.widgets.metrics_table import MetricsTable
 from tui.app.widgets.run_header import RunHeader
@@ -39,9 +40,13 @@ async def test_seed_fixture_shows_its_findings(case):
         await settle(pilot, app)
         shown = {finding.id for finding in app.live.findings}
         assert set(EXPECTED[case]["must"]) <= shown
-        text = plain(app.query_one(FindingsPanel))
-        for finding in app.live.findings:
+        panel = app.query_one(FindingsPanel)
+        assert panel.findings == ordered(app.live.findings)  # causes first, as check lists them
+        for finding in panel.findings:  # n walks the list; each one is shown in full in turn
+            text = plain(panel)
             assert finding.title in text and finding.evidence in text
+            await pilot.press("n")
+        assert panel.selected == 0  # round the list, back to the first
         assert table_rows(app)
 
 
@@ -54,7 +59,8 @@ async def test_ctc_blank_seed_shows_empty_predictions_and_evidence():
         assert "MILD NORD AUCH ZWOELF" in decodes and "WER 100%" in decodes
         findings = plain(app.query_one(FindingsPanel))
         assert "Blank collapse" in findings and "Overfitting" in findings
-        assert "val_loss best 4.78 at epoch 31" in findings
+        await pilot.press("n")
+        assert "val_loss best 4.78 at epoch 31" in plain(app.query_one(FindingsPanel))
         rows = table_rows(app)
         assert rows["loss"][1:4] == ["2.36", "5.29", "4.78"] and rows["wer"][4] == "e55"
         header = app.query_one(RunHeader).render().plain
@@ -473,8 +479,21 @@ async def test_long_metric_names_take_the_room_there_is_and_stay_distinct_at_80x
             assert len(labels) == len(names), labels
             if size[0] == 140:
                 assert set(labels) == set(names), labels  # room to spare: whole
-            else:  # no room: cut in the middle, the end that names the metric kept
-                assert "fast…tive" in labels and "loss…_reg" in labels, labels
+            else:  # no room: cut in the middle, the end that names the metric kept, and still distinct
+                assert len(set(labels)) == len(names) and "loss_box_reg" in labels, labels
+                assert any("…" in label for label in labels), labels
+                for label in labels:
+                    head, _, tail = label.partition("…")
+                    assert any(name.startswith(head) and name.endswith(tail) for name in names), label
+
+
+def test_cut_names_that_would_read_the_same_keep_more_of_their_ends():
+    from tui.app.widgets.metrics_table import fit_names
+
+    names = ["fast_rcnn/cls_accuracy", "fast_rcnn/fg_cls_accuracy", "loss"]
+    fitted = fit_names(names, 19)
+    assert len(set(fitted)) == 3 and fitted[2] == "loss" and all(len(name) <= 19 for name in fitted), fitted
+    assert fit_names(["fast_rcnn/loss_cls", "fast_rcnn/loss_box_reg"], 12) == ["fast_…ss_cls", "fast_…ox_reg"]
 
 
 async def test_the_header_drops_its_least_useful_fields_never_the_smoothing():
@@ -519,3 +538,54 @@ async def test_chart_epochs_are_shown_to_a_tenth(tmp_path):
         await pilot.pause(0.5)
         footer = app.query_one("#chart-loss").render().plain.splitlines()[-1]
         assert "epoch 0…3" in footer, footer  # the first point is at epoch 0.0334: not printed as such
+
+
+def test_a_parent_drawn_for_comparison_never_sets_the_scale():
+    from tui.view.chart_data import ChartData, ChartLine
+    from tui.view.chart_plot import plot_chart
+
+    child = ChartLine("train", "loss", [10.0, 11.0, 12.0], [1.0, 0.8, 0.7])
+    parent = ChartLine("train", "parent loss", [0.0, 5.0, 10.0], [1.0, 3e6, 1.0], raw=True, context=True)
+    grid = plot_chart(ChartData("loss", lines=[parent, child]), 20, 5)
+    assert (grid.y_low, grid.y_high) == (0.7, 1.0) and grid.x_low == 0.0  # its history in sight, not its scale
+    alone = plot_chart(ChartData("loss", lines=[parent]), 20, 5)
+    assert alone.y_high == 3e6  # only a parent to draw: its own scale
+
+
+def test_lr_markers_tell_your_changes_from_the_schedule_and_survive_many_changes():
+    from tui.model.records import AckRecord, MetricRecord
+    from tui.model.run_model import RunModel
+    from tui.view.chart_data import key_charts
+    from tui.view.chart_plot import MARKERS, chart_legend, plot_chart
+
+    model = RunModel()
+    # A step schedule halving every 10 steps (12 cuts), and a change made with trainwatch at step 65.
+    lrs = {step: 0.1 * 0.5 ** (step // 10) for step in range(0, 130, 5)}
+    lrs.update({step: lrs[step] * 3 for step in lrs if 65 <= step < 70})
+    model.apply([MetricRecord(step=step, epoch=None, values={"loss": 1 / (step + 1), "lr": lr})
+                 for step, lr in sorted(lrs.items())])
+    model.apply([AckRecord("c1", "set_lr", True, {"lr": 0.0094, "step": 63})])
+    lr_chart = key_charts(model, 0.0)[2]
+    assert lr_chart.user_lr_changes == [63]
+    assert 10 <= len(lr_chart.lr_changes) <= 13 and 65 not in lr_chart.lr_changes  # more than 8: all kept
+    grid = plot_chart(lr_chart, 60, 6)
+    drawn = "".join(char for row in grid.chars for char in row)
+    assert MARKERS["lr-user"] in drawn and drawn.count(MARKERS["lr-change"]) >= 6 * 8  # markers survive past 8
+    assert chart_legend(lr_chart) == "┃ you  ╎ LR step"
+
+
+async def test_an_lr_printed_to_two_decimals_is_not_charted_as_zero(tmp_path):
+    """`lr 0.00` from a word-LM style script is the log's rounding: the table says "<0.005", the
+    chart leaves those points out and says why."""
+    log = tmp_path / "word_lm.log"
+    log.write_text("".join(f"| epoch {epoch:3d} | {batch:5d}/  299 batches | lr {20 * 0.25 ** epoch:.2f} | "
+                           f"ms/batch  1.20 | loss {3 / (epoch + batch / 299):5.2f} | ppl 20.00\n"
+                           for epoch in range(1, 8) for batch in range(50, 300, 50)))
+    app = make_app(str(log))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.pause(0.5)
+        assert table_rows(app)["lr"][1] == "<0.005"
+        lr_chart = app.query_one("#chart-lr")
+        assert lr_chart.chart.note == "lr printed 0: < 0.005" and "printed 0" in str(lr_chart.border_subtitle)
+        assert all(y > 0 for line in lr_chart.chart.lines for y in line.ys)

@@ -42,6 +42,10 @@ async def test_control_keys_act_on_a_launched_run(tmp_path):
             await wait_for(pilot, lambda: not app.pending, timeout=60)
             assert any(a.action == "set_lr" and a.applied for a in app.live.model.acks)
             await wait_for(pilot, lambda: app.live.model.current.series["lr"].last == pytest.approx(0.0015), 30)
+            lr_chart = app.query_one("#chart-lr")
+            # The change made here is the user's mark on the LR chart, not a schedule step.
+            await wait_for(pilot, lambda: len(lr_chart.chart.user_lr_changes) == 1 and not lr_chart.chart.lr_changes, 10)
+            assert "┃ you" in str(lr_chart.border_subtitle)
             await pilot.press("k")
             await wait_for(pilot, lambda: any(a.action == "checkpoint" for a in app.live.model.acks), timeout=60)
             await pilot.press("r")
@@ -50,11 +54,14 @@ async def test_control_keys_act_on_a_launched_run(tmp_path):
             options.highlighted = sorted(app.screen.presets).index("regularize")
             await pilot.press("l")  # resume from the last checkpoint
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.parent_live is not None and app.target != record.run_dir, timeout=120)
+            await wait_for(pilot, lambda: app.parent_model is not None and app.target != record.run_dir, timeout=120)
             child_dir = app.target
             assert RunHandle(child_dir).record.parent == record.run_dir
             assert not RunHandle(record.run_dir).alive  # the parent was stopped first
             await wait_for(pilot, lambda: events(child_dir, "metrics"), timeout=120)
+            loss_chart = app.query_one("#chart-loss")
+            await wait_for(pilot, lambda: any(line.context for line in loss_chart.chart.lines), timeout=30)
+            followed_parent = [line.ys for line in loss_chart.chart.lines if line.context]
             await wait_for(pilot, lambda: app.run_handle is not None and app.run_handle.controllable, timeout=30)
             await pilot.press("x")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -66,6 +73,14 @@ async def test_control_keys_act_on_a_launched_run(tmp_path):
             await pilot.press("y")
             await wait_for(pilot, lambda: RunHandle(child_dir).refresh().exit_code is not None, timeout=60)
             assert events(child_dir, "status")[-1]["state"] == "stopped"
+        # Started later on the child alone, the UI draws the parent the same as when it followed the restart.
+        again = make_app(child_dir, poll_seconds=0.2)
+        async with again.run_test(size=(100, 30)) as pilot:
+            loss_chart = again.query_one("#chart-loss")
+            await wait_for(pilot, lambda: loss_chart.chart is not None
+                           and any(line.context for line in loss_chart.chart.lines), timeout=30)
+            assert [line.ys for line in loss_chart.chart.lines if line.context] == followed_parent
+            assert "faint: parent" in str(loss_chart.border_subtitle)
     finally:
         for run_dir in filter(None, (record.run_dir, child_dir)):
             if RunHandle(run_dir).alive:

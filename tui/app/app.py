@@ -32,7 +32,9 @@ from tui.follow.follower import Follower
 from tui.runs.run_control import RunHandle, StopTimeouts
 from tui.runs.run_listing import list_runs
 from tui.runs.run_record import RUNS_DIR
+from tui.model.run_model import RunModel
 from tui.view.chart_data import key_charts
+from tui.view.chart_plot import chart_legend
 from tui.view.live_run import LiveRun
 from tui.view.metric_rows import metric_rows
 from tui.view.run_overview import describe_run, seconds_until_change
@@ -54,14 +56,15 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "trainwatch"
-    # The footer shows the short description; help shows the tooltip, the whole sentence.
+    # The footer shows the short description of the keys that fit on 80 columns; help and the
+    # palette (ctrl+p) show every key, with the tooltip, the whole sentence.
     BINDINGS = [
         Binding("q", "quit", "quit", tooltip="quit trainwatch (the run keeps going)"),
         Binding("question_mark,f1", "help", "help", key_display="?", tooltip="this help"),
         Binding("x", "control('stop')", "stop", tooltip="stop the run (graceful first)"),
         Binding("l", "control('lr')", "LR", tooltip="change the learning rate of the running job"),
         Binding("r", "control('restart')", "restart", tooltip="restart with a preset"),
-        Binding("p", "control('presets')", "presets", tooltip="pick a preset"),
+        Binding("p", "control('presets')", "presets", show=False, tooltip="pick a preset"),
         Binding("k", "control('checkpoint')", "checkpoint", tooltip="checkpoint now"),
         Binding("s", "cycle_smoothing", "smooth", tooltip="cycle chart smoothing 0 / .6 / .8 / .9 / .95 / .99"),
         Binding("plus,equals_sign", "smoothing(0.05)", "smoothing +", show=False, key_display="+",
@@ -69,11 +72,14 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         Binding("minus", "smoothing(-0.05)", "smoothing -", show=False, key_display="-",
                 tooltip="smooth the charts less (-0.05)"),
         Binding("m", "toggle_panel('metrics')", "metrics", show=False, tooltip="show/hide the metrics table"),
-        Binding("c", "toggle_panel('charts')", "charts", tooltip="show/hide the charts"),
+        Binding("c", "toggle_panel('charts')", "charts", show=False, tooltip="show/hide the charts"),
         Binding("f", "toggle_panel('findings')", "findings", show=False, tooltip="show/hide the findings"),
-        Binding("d", "toggle_panel('decodes')", "decodes", tooltip="show/hide the sample decodes"),
-        Binding("o", "toggle_panel('output')", "output", tooltip="show/hide the run's own output"),
-        Binding("t", "next_theme", "theme", tooltip="next trainwatch theme (remembered)"),
+        Binding("n", "next_finding(1)", "finding", tooltip="show the next finding in full (causes first)"),
+        Binding("N", "next_finding(-1)", "previous finding", show=False, key_display="N",
+                tooltip="show the previous finding in full"),
+        Binding("d", "toggle_panel('decodes')", "decodes", show=False, tooltip="show/hide the sample decodes"),
+        Binding("o", "toggle_panel('output')", "output", show=False, tooltip="show/hide the run's own output"),
+        Binding("t", "next_theme", "theme", show=False, tooltip="next trainwatch theme (remembered)"),
     ]
 
     smoothing: reactive[float] = reactive(0.6)
@@ -107,7 +113,7 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         self.run_handle: RunHandle | None = None  # set when the followed target is a launched run
         self._applicable: tuple[tuple | None, set[str]] = (None, set())  # (command, cwd) -> presets that apply
         self.pending: dict[str, str] = {}  # command id -> what was asked, until the trainer acknowledges
-        self.parent_live: LiveRun | None = None  # after a restart: the run it came from, for comparison
+        self.parent_model: RunModel | None = None  # a restarted run's parent, read whole, drawn faint for comparison
         self.chosen_preset: str | None = None
         self.first_screen_at: float | None = None  # when a screen with data was first drawn (benchmarks)
         self.history_loaded_at: float | None = None  # when the whole history was in
@@ -182,6 +188,7 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
 
     def _fit_layout(self, width: int) -> None:
         self.screen.set_class(width < NARROW_WIDTH, "-narrow")
+        self.query_one(Footer).compact = width < NARROW_WIDTH  # every key's label fits on 80 columns
 
     def _pick_run(self) -> None:
         runs = list_runs(self.runs_root, self.clock())
@@ -250,12 +257,16 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         if self.live is None or not self.query_one("#charts").display:
             return
         charts = key_charts(self.live.model, self.smoothing)
-        if self.parent_live is not None:
-            _add_parent_lines(charts, key_charts(self.parent_live.model, self.smoothing))
+        if self.parent_model is not None:
+            _add_parent_lines(charts, key_charts(self.parent_model, self.smoothing))
         for chart_id, chart in zip(("chart-loss", "chart-metric", "chart-lr"), charts):
             widget = self.query_one(f"#{chart_id}", MetricChart)
             if chart_id == "chart-metric" and not chart.empty:
                 widget.border_title = Text(chart.title)  # a metric's name: never markup
+            legend = "  ".join(part for part in (chart_legend(chart), chart.note) if part)
+            if chart_id != "chart-lr" and self.parent_model is not None and not chart.empty:
+                legend = "  ".join(part for part in ("faint: parent", legend) if part)
+            widget.border_subtitle = Text(legend)
             widget.chart = chart
 
     def _refresh_header(self) -> None:
@@ -330,10 +341,15 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         if panel == "charts" and widget.display:
             self._chart_draws.request(now=True)
 
+    def action_next_finding(self, offset: int) -> None:
+        self.query_one("#findings-box").display = True  # asking for a finding shows the panel
+        self.query_one(FindingsPanel).select(offset)
+
 
 def _add_parent_lines(charts: list, parent_charts: list) -> None:
     """The parent's smoothed curves, drawn faint under the child's (as raw ghosts are)."""
     for chart, parent in zip(charts, parent_charts):
-        ghosts = [replace(line, raw=True, label=f"parent {line.label}") for line in parent.lines if not line.raw]
+        ghosts = [replace(line, raw=True, context=True, label=f"parent {line.label}")
+                  for line in parent.lines if not line.raw]
         chart.lines[:0] = ghosts
 

@@ -11,6 +11,7 @@ from textual.message import Message
 
 from tui.follow.follower import Follower
 from tui.follow.stream_decoder import FollowBatch
+from tui.model.run_model import RunModel
 from tui.view.live_run import LiveRun
 
 
@@ -43,3 +44,12 @@ class RunLoaded(Message):
     live: LiveRun
     follower: Follower
     complete: bool
+
+
+@dataclass(eq=False)
+class ParentLoaded(Message):
+    """A restarted run's parent, read whole from its run directory: the charts draw it faint,
+    the same whether the UI followed the restart or was started on the child later."""
+
+    model: RunModel
+    follower: Follower

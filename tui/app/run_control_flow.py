@@ -196,7 +196,6 @@ class RunControlFlow:
         self.call_from_thread(self._follow_child, record.run_dir, record.name)
 
     def _follow_child(self, run_dir: str, name: str) -> None:
-        """Follow the restarted run; the parent stays on the charts, faint, for comparison."""
-        self.parent_live = self.live
+        """Follow the restarted run; its parent is read from disk and drawn faint, for comparison."""
         self.start_following(run_dir)
         self.notify(f"now following {name} (its parent stays faint on the charts)", timeout=6)

@@ -1,5 +1,6 @@
 """Following the target: open it, read its history and then its growth in a worker, watch the
-run's GPUs in another, and take what they post (RunLoaded, RecordsRead, GpusRead) on the UI thread.
+run's GPUs in another, and take what they post (RunLoaded, ParentLoaded, RecordsRead, GpusRead) on
+the UI thread.
 
 A mixin of the App (TrainWatch), like RunControlFlow: it sets ``follower``, ``live`` and
 ``run_handle`` and asks the app to redraw."""
@@ -11,11 +12,14 @@ import time
 from textual import work
 from textual.widgets import Log
 
-from tui.app.messages import GpusRead, RecordsRead, RunLoaded
+from tui.app.messages import GpusRead, ParentLoaded, RecordsRead, RunLoaded
 from tui.app.widgets.findings_panel import FindingsPanel
 from tui.follow.follower import Follower
 from tui.follow.open_target import open_target
 from tui.follow.stream_decoder import FollowBatch
+from tui.follow.whole_run import read_whole_run
+from tui.model.run_model import RunModel
+from tui.readers import UnreadableLog
 from tui.runs.gpu_usage import GPU_POLL_SECONDS, NoGpu, read_gpus
 from tui.runs.run_record import NotOurRun
 from tui.ssh.ssh_connection import SshError
@@ -29,6 +33,7 @@ class RunFollowing:
     def start_following(self, target: str) -> None:
         if self.follower is not None:
             self.follower.stop()
+        self.parent_model = None  # the new target's own parent, if it has one, is read with its history
         self.target = target
         self.pending = {}
         self.run_handle = None
@@ -71,6 +76,9 @@ class RunFollowing:
             live.diagnose()
             key_charts(live.model, self.smoothing)  # folds long curves into their display buckets here
             self.post_message(RunLoaded(live, follower, complete=True))
+            parent = _parent_model(follower)
+            if parent is not None:
+                self.post_message(ParentLoaded(parent, follower))
 
     @work(thread=True, exclusive=True, group="gpus", exit_on_error=False)
     def watch_gpus(self, follower: Follower) -> None:
@@ -124,6 +132,11 @@ class RunFollowing:
                                                     partial=live.partial, presets=self.applicable_presets())
         self._request_redraw(immediate=True)
 
+    def on_parent_loaded(self, message: ParentLoaded) -> None:
+        if not self._taken_down_or_stale(message):
+            self.parent_model = message.model
+            self._chart_draws.request(now=True)
+
     def on_records_read(self, message: RecordsRead) -> None:
         live = self.live
         if live is None or self._taken_down_or_stale(message):
@@ -164,3 +177,16 @@ class RunFollowing:
     def on_unmount(self) -> None:
         if self.follower is not None:
             self.follower.stop()
+
+
+def _parent_model(follower: Follower) -> RunModel | None:
+    """The parent of a restarted local run, read whole; None for any other target, or a parent
+    that is gone or unreadable (the child's own charts need nothing of it)."""
+    record = getattr(follower, "record", None)
+    parent = getattr(record, "parent", None)
+    if not parent or follower.host is not None:
+        return None  # over ssh the parent would cost a second remote read; not drawn there yet
+    try:
+        return read_whole_run(parent)
+    except (OSError, UnreadableLog):
+        return None

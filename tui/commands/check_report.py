@@ -3,43 +3,21 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from typing import Any
 
 from tui.diagnosis.engine import DiagnosisEngine
 from tui.diagnosis.finding import Finding
 from tui.model.number_format import exact, when
-from tui.follow.target_follower import PRINTED_METRICS_NOTICE
-from tui.readers import UnreadableLog, read_target
-from tui.runs.run_record import OUTPUT_FILE_NAMES, is_run_dir
+from tui.follow.whole_run import read_whole_run
 from tui.model.run_model import RunModel
 from tui.view.run_overview import state_of_source
 
 
 def diagnose_target(target: str, thresholds: dict | None = None) -> tuple[RunModel, list[Finding]]:
     """Read a target completely and run every diagnosis on it."""
-    model = RunModel()
-    contents = read_target(target, sink=model.apply)
-    model.source, model.format_name = contents.source, contents.format_name
-    _read_printed_output(target, model)
+    model = read_whole_run(target)
     return model, DiagnosisEngine(thresholds).update(model)
-
-
-def _read_printed_output(target: str, model: RunModel) -> None:
-    """A launched run whose trainer wrote no event log (only the supervisor's final status) is read
-    from what it printed, as the UI reads it: check, ls and the screen agree on such a run."""
-    if not is_run_dir(target) or model.series_names() or model.decode_count:
-        return
-    printed = os.path.join(target, OUTPUT_FILE_NAMES[0])
-    try:
-        if os.path.getsize(printed) == 0:
-            return
-        contents = read_target(printed, sink=model.apply)
-    except (OSError, UnreadableLog):
-        return  # nothing readable printed either: the event log's "no metrics" stands
-    model.source, model.format_name = contents.source, contents.format_name
-    model.notices.append(PRINTED_METRICS_NOTICE)
 
 
 def report_document(model: RunModel, findings: list[Finding]) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from statistics import median
 from tui.diagnosis.finding import Finding
 from tui.diagnosis.segment_view import SegmentView
 from tui.model.curves import Curve, align, per_evaluation
-from tui.diagnosis.signal import (best_index, gain, kendall_tau, margin, median_spread, noise_level, printed_step,
+from tui.diagnosis.signal import (best_index, gain, kendall_tau, margin, median_spread, noise_level,
                                   quantum, theil_sen_slope)
 from tui.model.smoothing import debiased_ema
-from tui.model.number_format import fmt, int_or_none
+from tui.model.number_format import fmt, int_or_none, printed_step
 
 Thresholds = dict[str, dict]
 

@@ -30,16 +30,6 @@ def quantum(values: list[float]) -> float:
     return min(steps) if steps else 0.0
 
 
-def printed_step(values: list[float]) -> float:
-    """The decimal the values were printed to (0.0001 for 0.0003, 0.0012), 0 when they carry full
-    float precision. Unlike quantum, an accuracy of k/6 printed as 0.16666667 is not coarse here."""
-    for digits in range(0, 9):
-        scale = 10.0 ** digits
-        if all(abs(v * scale - round(v * scale)) <= 1e-6 * max(1.0, abs(v * scale)) for v in values):
-            return 1 / scale
-    return 0.0
-
-
 def margin(noise: float, n: int, multiple: float, floor: float = 0.0, spread: float = math.sqrt(2)) -> float:
     """The smallest change the noise does not explain: ``multiple`` standard deviations of the
     difference compared (``spread`` x the noise; sqrt 2 for two single evaluations, see median_spread),

@@ -80,3 +80,30 @@ def duration(seconds: float | None) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
     return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
+
+
+def printed_step(values) -> float:
+    """The decimal the values were printed to (0.0001 for 0.0003, 0.0012), 0 when they carry full
+    float precision. Unlike the diagnosis's quantum, an accuracy of k/6 printed as 0.16666667 is not coarse here."""
+    for digits in range(0, 9):
+        scale = 10.0 ** digits
+        if all(abs(v * scale - round(v * scale)) <= 1e-6 * max(1.0, abs(v * scale)) for v in values):
+            return 1 / scale
+    return 0.0
+
+
+PRINTED_STEP_SAMPLE = 1000  # values enough to tell a printing precision, on a million-point LR too
+
+
+def printed_zero_bound(values) -> float | None:
+    """For a positive quantity printed too coarsely (``lr 0.00`` from a script printing two
+    decimals), what a 0 in it means: below half the printing step. None when a 0 is a real 0
+    (full precision) or there is no 0."""
+    if 0.0 not in values:
+        return None  # the common case, answered at C speed: the table asks at every redraw
+    stride = max(1, len(values) // PRINTED_STEP_SAMPLE)
+    finite = [v for v in values[::stride] if math.isfinite(v)]
+    if not any(v > 0 for v in finite) or any(v < 0 for v in finite):
+        return None
+    step = printed_step(finite)
+    return step / 2 if step >= 1e-6 else None

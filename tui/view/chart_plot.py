@@ -9,7 +9,10 @@ from tui.view.chart_data import ChartData
 BRAILLE_BASE = 0x2800
 # Dot bit for (column 0-1, row 0-3) inside one braille cell.
 _DOT_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
-MARKER_CHAR = "┊"
+# What marks what on a chart; the chart's border says it too (chart_legend).
+MARKERS = {"restart": "┊", "lr-change": "╎", "lr-user": "┃"}
+MARKER_NAMES = {"restart": "new run", "lr-change": "LR step", "lr-user": "you"}  # short: 3 legends share 80 columns
+MIN_MARKER_GAP = 3  # columns between two markers: closer ones (a cyclic schedule) would hide the curve
 
 
 @dataclass
@@ -46,7 +49,10 @@ def plot_chart(chart: ChartData, width: int, height: int) -> PlotGrid | None:
     if not lines or width < 2 or height < 1:
         return None
     log_scale = chart.log_scale
-    ys = [_scale_y(y, log_scale) for line in lines for y in line.ys if math.isfinite(y) and (y > 0 or not log_scale)]
+    # Lines for comparison only (a parent that blew up to 3e6) never set the y scale: they are cut
+    # at the chart's edge; the x range is theirs too, so the run's history stays in sight.
+    scaled = [line for line in lines if not line.context] or lines
+    ys = [_scale_y(y, log_scale) for line in scaled for y in line.ys if math.isfinite(y) and (y > 0 or not log_scale)]
     xs = [x for line in lines for x in line.xs if math.isfinite(x)]
     if not ys or not xs:
         return None
@@ -87,15 +93,30 @@ def plot_chart(chart: ChartData, width: int, height: int) -> PlotGrid | None:
             previous = dot
     chars = [[chr(BRAILLE_BASE + bits[row][column]) if bits[row][column] else " " for column in range(width)]
              for row in range(height)]
-    for x, role in [(x, "restart") for x in chart.restarts] + [(x, "lr-change") for x in chart.lr_changes]:
-        column = round((x - x_low) / (x_high - x_low) * (dots_wide - 1)) // 2
-        if 0 <= column < width:
+    taken: list[int] = []
+    for role, positions in marker_positions(chart):  # the user's changes first: they are never thinned out
+        for x in positions:
+            column = round((x - x_low) / (x_high - x_low) * (dots_wide - 1)) // 2
+            if not 0 <= column < width or any(abs(column - other) < MIN_MARKER_GAP for other in taken):
+                continue
+            taken.append(column)
             for row in range(height):
                 if chars[row][column] == " ":
-                    chars[row][column], roles[row][column] = MARKER_CHAR, role
+                    chars[row][column], roles[row][column] = MARKERS[role], role
     if log_scale:
         y_low, y_high = 10 ** y_low, 10 ** y_high
     return PlotGrid(width, height, chars, roles, y_low, y_high, x_low, x_high)
+
+
+def marker_positions(chart: ChartData) -> list[tuple[str, list[float]]]:
+    """(role, x positions) of each kind of marker, in the order they claim columns."""
+    return [("lr-user", chart.user_lr_changes), ("restart", chart.restarts), ("lr-change", chart.lr_changes)]
+
+
+def chart_legend(chart: ChartData) -> str:
+    """What the chart's markers mean, for the kinds it has: "┃ you  ┊ new run"."""
+    return "  ".join(f"{MARKERS[role]} {MARKER_NAMES[role]}" for role, positions in marker_positions(chart)
+                     if positions)
 
 
 def _draw_segment(start: tuple[int, int], end: tuple[int, int], role: str, set_dot) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from tui.model.number_format import finite_or_none
+from tui.model.number_format import finite_or_none, printed_zero_bound
 from tui.model.metric_names import SPEED_NAMES, MetricName, main_metric_rank
 from tui.model.run_model import RunModel
 from tui.model.series import Series
@@ -26,6 +26,7 @@ class MetricRow:
     best_when: str = ""
     change: float | None = None  # of the row's main series (val when there is one) since its previous point
     trend: list[float] = field(default_factory=list)  # the main series, coarse, for the sparkline
+    zero_bound: float | None = None  # an LR printed too coarsely: its 0 means below this (``lr 0.00``)
 
     @property
     def main_name(self) -> str:
@@ -75,6 +76,8 @@ def metric_rows(model: RunModel) -> list[MetricRow]:
             row.val_name, row.val_last = name, finite_or_none(series.last)
         elif row.train_name is None or meta.split == "train":
             row.train_name, row.train_last = name, finite_or_none(series.last)
+        if meta.is_lr and series.last == 0:
+            row.zero_bound = printed_zero_bound(series.values)
     for key, row in rows.items():
         if key in shared_bases:
             row.label = row.main_name  # "metrics/mAP50(B)" beside "metrics/mAP50(M)", not "map50"

@@ -20,7 +20,8 @@ class MetricChart(Widget):
     """
     COMPONENT_CLASSES = {"metric-chart--train", "metric-chart--val", "metric-chart--lr",
                          "metric-chart--train-raw", "metric-chart--val-raw", "metric-chart--lr-raw",
-                         "metric-chart--restart", "metric-chart--lr-change", "metric-chart--axis"}
+                         "metric-chart--restart", "metric-chart--lr-change", "metric-chart--lr-user",
+                         "metric-chart--axis"}
 
     chart: reactive[ChartData | None] = reactive(None, always_update=True)
 
