@@ -589,3 +589,39 @@ async def test_an_lr_printed_to_two_decimals_is_not_charted_as_zero(tmp_path):
         lr_chart = app.query_one("#chart-lr")
         assert lr_chart.chart.note == "lr printed 0: < 0.005" and "printed 0" in str(lr_chart.border_subtitle)
         assert all(y > 0 for line in lr_chart.chart.lines for y in line.ys)
+
+
+def _tensorboard_runs_folder(tmp_path) -> str:
+    """runs/exp1, runs/exp2 and a Keras-style runs/exp3/{train,validation}: three runs."""
+    for folder in ("exp1", "exp2", "exp3/train", "exp3/validation"):
+        log = TensorBoardLog(str(tmp_path / "runs" / folder))
+        log.write_steps(range(20))
+        log.close()
+    return str(tmp_path / "runs")
+
+
+async def test_a_folder_of_several_tensorboard_runs_asks_which_one(tmp_path):
+    import subprocess
+    import sys
+
+    from tui.app.screens.run_picker_screen import RunPickerScreen
+    from tui.commands.ui_command import tensorboard_runs
+    from tui.readers import SeveralRuns, resolve_target
+
+    folder = _tensorboard_runs_folder(tmp_path)
+    with pytest.raises(SeveralRuns) as several:
+        resolve_target(folder)
+    assert sorted(os.path.basename(run) for run in several.value.runs) == ["exp1", "exp2", "exp3"]
+    refused = subprocess.run([sys.executable, "-m", "tui", "check", folder], capture_output=True, text=True)
+    assert refused.returncode == 2 and "3 TensorBoard runs here" in refused.stderr and "name one" in refused.stderr
+    assert len(resolve_target(os.path.join(folder, "exp3"))) == 2  # one run: train and validation together
+    app = make_app(None, choices=tensorboard_runs(folder, several.value.runs))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunPickerScreen))
+        options = app.screen.query_one("#picker-list")
+        names = [str(options.get_option_at_index(i).prompt).split()[0] for i in range(options.option_count)]
+        assert sorted(names) == ["exp1", "exp2", "exp3"]
+        options.highlighted = names.index("exp2")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.live is not None and app.live.initial_read_done, timeout=20)
+        assert "/exp2/" in app.live.model.source

@@ -53,6 +53,10 @@ async def test_control_keys_act_on_a_launched_run(tmp_path):
             options = app.screen.query_one("#preset-list")
             options.highlighted = sorted(app.screen.presets).index("regularize")
             await pilot.press("l")  # resume from the last checkpoint
+            diff = app.screen.query_one("#preset-diff")
+            # The dialog says what the checkpoint holds, by the metric the findings speak of.
+            await wait_for(pilot, lambda: "resume: the last checkpoint, epoch" in str(diff.content), timeout=30)
+            assert "val_" in str(diff.content).split("resume: the last checkpoint, epoch")[1].splitlines()[0]
             await pilot.press("enter")
             await wait_for(pilot, lambda: app.parent_model is not None and app.target != record.run_dir, timeout=120)
             child_dir = app.target

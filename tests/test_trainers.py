@@ -198,3 +198,37 @@ def test_tail_of_a_hugging_face_output_dir_follows_the_newest_checkpoint(tmp_pat
     assert not any("deleted" in notice for notice in notices), notices
     history = json.loads(last.read_text())["log_history"]
     assert len(model.segments[0].series["loss"]) == sum(1 for entry in history if "loss" in entry)
+
+
+def test_best_is_the_checkpoint_the_main_validation_metric_rates_best(tmp_path):
+    """The trainer tagged best by val_loss; the findings speak of val_wer: "best" resumes from the
+    kept checkpoint where val_wer was best, and the dialog says what each holds."""
+    import json
+
+    from tui.follow.whole_run import read_whole_run
+    from tui.runs.restart import chosen_checkpoint
+    from tui.view.checkpoint_choice import MainMetricAtCheckpoints
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    events = []
+    for epoch, (wer, loss) in enumerate([(50, 2.0), (40, 1.5), (35, 1.2), (38, 1.1), (41, 1.0), (45, 0.9)], 1):
+        events.append({"event": "metrics", "time": epoch, "step": epoch * 10, "epoch": epoch,
+                       "metrics": {"loss": loss, "val_loss": loss + 0.1, "val_wer": wer}})
+        events.append({"event": "checkpoint", "time": epoch, "path": "checkpoints/last.pt", "step": epoch * 10,
+                       "epoch": epoch, "tag": "last"})
+        events.append({"event": "checkpoint", "time": epoch, "path": "checkpoints/best.pt", "step": epoch * 10,
+                       "epoch": epoch, "tag": "best"})  # by val_loss, which kept falling
+        if epoch == 3:
+            events.append({"event": "checkpoint", "time": epoch, "path": "checkpoints/manual.pt", "step": 30,
+                           "epoch": 3, "tag": "manual"})
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(event) + "\n" for event in events))
+    for name in ("last.pt", "best.pt", "manual.pt"):
+        (run_dir / "checkpoints" / name).write_bytes(b"weights")
+    metric = MainMetricAtCheckpoints(read_whole_run(str(run_dir)))
+    assert metric.curve.name == "val_wer"
+    best = chosen_checkpoint(str(run_dir), "best", metric.judge)
+    assert best.path.endswith("manual.pt") and metric.describe(best) == "epoch 3: val_wer 35"
+    assert chosen_checkpoint(str(run_dir), "best").path.endswith("best.pt")  # without a judge: the trainer's tag
+    last = chosen_checkpoint(str(run_dir), "last", metric.judge)
+    assert last.path.endswith("best.pt") and metric.describe(last) == "epoch 6: val_wer 45"  # the newest save

@@ -30,7 +30,7 @@ from tui.app.widgets.metrics_table import MetricsTable
 from tui.app.widgets.run_header import RunHeader
 from tui.follow.follower import Follower
 from tui.runs.run_control import RunHandle, StopTimeouts
-from tui.runs.run_listing import list_runs
+from tui.runs.run_listing import RunEntry, list_runs
 from tui.runs.run_record import RUNS_DIR
 from tui.model.run_model import RunModel
 from tui.view.chart_data import key_charts
@@ -87,7 +87,7 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
     def __init__(self, target: str | None = None, *, theme: str | None = None, clock: Callable[[], float] = time.time,
                  hostname: str | None = None, thresholds: dict | None = None, runs_root: str = RUNS_DIR,
                  poll_seconds: float = 1.0, remember: bool = True, stop_timeouts: StopTimeouts | None = None,
-                 follower: Follower | None = None) -> None:
+                 follower: Follower | None = None, choices: list[RunEntry] | None = None) -> None:
         self._read_themes()
         super().__init__()
         self.target = target
@@ -100,6 +100,7 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         self.live: LiveRun | None = None
         self.follower: Follower | None = None
         self._prepared_follower = follower  # the target the CLI already opened (a remote one connected)
+        self.choices = choices  # runs to pick from before following (a folder of several TensorBoard runs)
         self._register_themes(theme)
         # Redraws coalesce however fast records arrive; charts and the diagnosis are paced slower.
         self._redraws = Throttle(MIN_REDRAW_SECONDS, self._redraw, self._later)
@@ -191,6 +192,11 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         self.query_one(Footer).compact = width < NARROW_WIDTH  # every key's label fits on 80 columns
 
     def _pick_run(self) -> None:
+        if self.choices:
+            self.push_screen(RunPickerScreen(self.choices, self.clock(),
+                                             f"{len(self.choices)} TensorBoard runs here — pick one (Enter):"),
+                             self._picked_run)
+            return
         runs = list_runs(self.runs_root, self.clock())
         readable = [run for run in runs if run.readable]
         live = [run for run in readable if run.live]

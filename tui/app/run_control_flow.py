@@ -12,6 +12,7 @@ from textual import work
 from tui.runs.control_client import ControlError, describe_lr_request
 from tui.runs.presets import PresetError, load_presets, plan_restart
 from tui.runs.restart import RestartProposal, propose_restart, restart_run
+from tui.view.checkpoint_choice import MainMetricAtCheckpoints
 from tui.runs.run_control import RunHandle
 from tui.runs.run_record import NotOurRun
 from tui.view.live_run import LiveRun
@@ -50,9 +51,13 @@ class RunControlFlow:
             # The cause's fix whole: its preset and where to resume from (a blow-up from the start
             # restarts from scratch, not from a checkpoint of the blown-up weights).
             preset, resume = (self.chosen_preset, None) if self.chosen_preset else self.suggested_fix()
+            # "best" is the checkpoint the main validation metric (the findings' one) rates best.
+            metric = MainMetricAtCheckpoints(self.live.model) if self.live is not None else None
+            judge = metric.judge if metric is not None and metric.curve is not None else None
             self.push_screen(PresetScreen(presets, preset, f"Restart {handle.record.name} with a preset (stops it first)",
-                                          propose=lambda name, resume: propose_restart(handle.run_dir, name, resume),
-                                          resume=resume),
+                                          propose=lambda name, resume: propose_restart(handle.run_dir, name, resume,
+                                                                                       judge),
+                                          resume=resume, metric=metric),
                              self._restart_chosen)
             return
         self._check_run_then(action, handle)

@@ -166,15 +166,24 @@ def _report_ack(handle: RunHandle, command_id: str, what: str) -> int:
 
 
 def _restart(args: argparse.Namespace) -> int:
+    from tui.follow.whole_run import read_whole_run
+    from tui.readers import UnreadableLog
     from tui.runs.restart import command_lines, propose_restart, restart_run
+    from tui.view.checkpoint_choice import MainMetricAtCheckpoints, resume_line
 
     remote = parse_remote_target(args.run_dir)
     if remote is not None:  # a restart launches a new process: that takes trainwatch where the run is
         return _fail(f"restart runs where the run is: ssh {remote.destination} trainwatch restart {remote.path} "
                      f"--preset {args.preset}")
-    proposal = propose_restart(args.run_dir, args.preset, args.resume)
+    try:  # "best" is judged by the main validation metric, as in the UI
+        metric = MainMetricAtCheckpoints(read_whole_run(args.run_dir))
+    except (OSError, UnreadableLog):
+        metric = None
+    judge = metric.judge if metric is not None and metric.curve is not None else None
+    proposal = propose_restart(args.run_dir, args.preset, args.resume, judge)
     print(f"restart {proposal.parent.name} with preset {proposal.preset.name}:")
-    for line in proposal.plan.changes + proposal.plan.skipped + command_lines(proposal):
+    resume = [line for line in (resume_line(proposal, metric),) if line]
+    for line in proposal.plan.changes + proposal.plan.skipped + resume + command_lines(proposal):
         print(f"  {line}")
     if not args.yes:
         if not sys.stdin.isatty():

@@ -271,7 +271,26 @@ def pick_logs(target: str, listing: list[str]) -> list[str]:
     if not candidates:
         raise UnreadableLog(f"{target}: no training log found in this directory")
     best = min(candidates)[2]
+    if "tfevents" in best.lower():
+        runs = _tensorboard_runs(candidates)
+        if len(runs) > 1:
+            shown = ", ".join(run or "." for run in runs[:4]) + (", …" if len(runs) > 4 else "")
+            raise SeveralRuns(f"{target}: {len(runs)} TensorBoard runs here ({shown}); name one, e.g. "
+                              f"{target.rstrip('/')}/{runs[0]}", [f"{target.rstrip('/')}/{run}" for run in runs])
     return [f"{target.rstrip('/')}/{name}" for name in _with_split_siblings(best, candidates)]
+
+
+def _tensorboard_runs(candidates: list[tuple[int, int, str]]) -> list[str]:
+    """The run folders holding event files, newest first: an event file's folder, or the folder
+    above a split folder (Keras's ``exp1/train`` and ``exp1/validation`` are the one run ``exp1``)."""
+    runs: dict[str, None] = {}
+    for _, _, entry in sorted(candidates, key=lambda candidate: candidate[1]):
+        folder, _, name = entry.rpartition("/")
+        if "tfevents" not in name.lower():
+            continue
+        parent, _, split = folder.rpartition("/")
+        runs.setdefault(parent if split.lower() in SPLIT_FOLDERS else folder, None)
+    return list(runs)
 
 
 def _with_split_siblings(best: str, candidates: list[tuple[int, int, str]]) -> list[str]:
@@ -302,6 +321,15 @@ def merged_format(format_names: list[str]) -> str:
     if len(set(format_names)) == 1 and format_names[0] != "mlflow_metric":
         return format_names[0]
     return "mlflow_run" if "mlflow_metric" in format_names else "+".join(dict.fromkeys(format_names))
+
+
+class SeveralRuns(UnreadableLog):
+    """A folder of several TensorBoard runs (``runs/exp1``, ``runs/exp2``): which one is the user's
+    to say. ``runs``: their folders, newest first (the UI offers them to pick from)."""
+
+    def __init__(self, message: str, runs: list[str]) -> None:
+        super().__init__(message)
+        self.runs = runs
 
 
 @dataclass

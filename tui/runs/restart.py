@@ -20,32 +20,72 @@ from trainers.control import unsafe_owner
 from trainers.runlog import EVENT_LOG_NAME, read_events
 
 
-def recorded_checkpoint(run_dir: str, which: str) -> str | None:
-    """The newest checkpoint of that tag (last or best) the run logged and that still exists.
+@dataclass(frozen=True)
+class CheckpointChoice:
+    """A checkpoint a restart can resume from: where it is and when the run saved it."""
 
-    A ``last`` request also accepts a manual or best one when that is newer: the latest state wins.
-    Raises PresetError when the event log or the checkpoint could have been written by someone
-    else: the child loads it as the user, and loading a forged checkpoint can run its author's code.
-    """
-    accepted = {"last": ("last", "manual", "best"), "best": ("best",)}[which]
+    path: str
+    tag: str
+    step: int | None
+    epoch: float | None
+
+
+# Scores a checkpoint by the run's main validation metric there (lower is better: a score, not the
+# value); None where the run has no evaluation to judge it by. Built by view.checkpoint_choice.
+CheckpointJudge = Callable[[CheckpointChoice], "float | None"]
+
+
+def checkpoint_choices(run_dir: str) -> list[CheckpointChoice]:
+    """Every checkpoint the run recorded that is still on disk, oldest first, each path once with
+    its newest event (``last.pt`` is written again at every epoch: only its latest save is there)."""
     event_log = os.path.join(run_dir, EVENT_LOG_NAME)
-    recorded = []
+    newest: dict[str, CheckpointChoice] = {}
     if os.path.exists(event_log):
         _require_trusted(event_log, "the checkpoints it records")
         for event in read_events(event_log, "checkpoint"):
-            if event.get("tag", "last") in accepted and event.get("path"):
-                path = str(event["path"])
-                recorded.append(path if os.path.isabs(path) else os.path.join(run_dir, path))
-    # The newest one still there: the Trainer's save_total_limit deletes older checkpoint-N folders.
-    found = next((path for path in reversed(recorded) if os.path.exists(path)), None)
+            if not event.get("path"):
+                continue
+            path = str(event["path"])
+            path = path if os.path.isabs(path) else os.path.join(run_dir, path)
+            step, epoch = event.get("step"), event.get("epoch")
+            newest.pop(path, None)  # re-inserted last: the order is that of the newest saves
+            newest[path] = CheckpointChoice(path, str(event.get("tag", "last")),
+                                            step if isinstance(step, int) else None,
+                                            float(epoch) if isinstance(epoch, (int, float)) else None)
+    # The newest ones still there: the Trainer's save_total_limit deletes older checkpoint-N folders.
+    return [choice for choice in newest.values() if os.path.exists(choice.path)]
+
+
+def recorded_checkpoint(run_dir: str, which: str, judge: CheckpointJudge | None = None) -> str | None:
+    """The path of the checkpoint ``which`` names (see chosen_checkpoint)."""
+    chosen = chosen_checkpoint(run_dir, which, judge)
+    return chosen.path if chosen is not None else None
+
+
+def chosen_checkpoint(run_dir: str, which: str, judge: CheckpointJudge | None = None) -> CheckpointChoice | None:
+    """The checkpoint to resume from: ``last``, the newest (a manual or best one when newer: the
+    latest state wins); ``best``, with a judge the one the run's main validation metric (the one
+    the findings speak of) rates best among those kept, whatever the trainer tagged; without one,
+    or with nothing to judge by, the newest the trainer tagged best.
+
+    Raises PresetError when the event log or the checkpoint could have been written by someone
+    else: the child loads it as the user, and loading a forged checkpoint can run its author's code.
+    """
+    choices = checkpoint_choices(run_dir)
+    accepted = {"last": ("last", "manual", "best"), "best": ("best",)}[which]
+    found = next((choice for choice in reversed(choices) if choice.tag in accepted), None)
+    if which == "best" and judge is not None:
+        scored = [(score, index) for index, choice in enumerate(choices) if (score := judge(choice)) is not None]
+        if scored:
+            found = choices[min(scored)[1]]  # ties: the earlier save, as a best-so-far rule keeps it
     if found is None:
         fallback = os.path.join(run_dir, "checkpoints", f"{which}.pt")
-        found = fallback if os.path.exists(fallback) else None
+        found = CheckpointChoice(fallback, which, None, None) if os.path.exists(fallback) else None
     if found is not None:
-        _require_trusted(found, "it")
-        if os.path.isdir(found):  # a Hugging Face checkpoint-N folder: its files too
-            for name in sorted(os.listdir(found)):
-                _require_trusted(os.path.join(found, name), "its folder")
+        _require_trusted(found.path, "it")
+        if os.path.isdir(found.path):  # a Hugging Face checkpoint-N folder: its files too
+            for name in sorted(os.listdir(found.path)):
+                _require_trusted(os.path.join(found.path, name), "its folder")
     return found
 
 
@@ -72,6 +112,8 @@ class RestartProposal:
     resume: str
     resume_path: str | None
     plan: RestartPlan
+    resume_at: CheckpointChoice | None = None  # the checkpoint resume_path names, with when it was saved
+    judge: CheckpointJudge | None = None  # how "best" was chosen, used again once the stop has saved
 
 
 def command_lines(proposal: RestartProposal) -> list[str]:
@@ -84,18 +126,20 @@ def command_lines(proposal: RestartProposal) -> list[str]:
     return lines
 
 
-def propose_restart(run_dir: str, preset_name: str, resume: str | None = None) -> RestartProposal:
+def propose_restart(run_dir: str, preset_name: str, resume: str | None = None,
+                    judge: CheckpointJudge | None = None) -> RestartProposal:
     handle = RunHandle(run_dir)
     preset = get_preset(preset_name)
     resume = resume or preset.resume
     if resume not in RESUME_CHOICES:
         raise PresetError(f"resume must be one of {', '.join(RESUME_CHOICES)}, got {resume!r}")
-    resume_path = None if resume == "none" else recorded_checkpoint(run_dir, resume)
+    resume_at = None if resume == "none" else chosen_checkpoint(run_dir, resume, judge)
+    resume_path = resume_at.path if resume_at is not None else None
     if resume != "none" and resume_path is None and not handle.alive:
         raise PresetError(f"run {handle.record.name} has no {resume} checkpoint to resume from; choose none")
     # While the parent runs, its final checkpoint does not exist yet; the stop writes it.
     plan = plan_restart(handle.record.command, handle.record.cwd, preset, resume_path)
-    return RestartProposal(handle.record, preset, resume, resume_path, plan)
+    return RestartProposal(handle.record, preset, resume, resume_path, plan, resume_at, judge)
 
 
 def restart_run(proposal: RestartProposal, timeouts: StopTimeouts | None = None,
@@ -108,7 +152,8 @@ def restart_run(proposal: RestartProposal, timeouts: StopTimeouts | None = None,
     if parent.alive:
         progress(f"stopping {parent.record.name}")
         progress(parent.stop(timeouts, progress))
-    resume_path = None if proposal.resume == "none" else recorded_checkpoint(parent.run_dir, proposal.resume)
+    resume_path = (None if proposal.resume == "none"
+                   else recorded_checkpoint(parent.run_dir, proposal.resume, proposal.judge))
     if proposal.resume != "none" and resume_path is None:
         raise PresetError(f"run {parent.record.name} left no {proposal.resume} checkpoint to resume from")
     # Planned again: the stop may have written a newer checkpoint than the one shown.

@@ -119,7 +119,7 @@ def key_charts(model: RunModel, smoothing: float) -> list[ChartData]:
     lr_chart.user_lr_changes = user
     # A jump that follows a change made with trainwatch is that change, marked as the user's.
     lr_chart.lr_changes = [x for line in lr_chart.lines for before, x in _lr_jumps(line)
-                           if not any(before < change <= x for change in user)]
+                           if not any(before <= change <= x for change in user)]
     if lr_chart.lines:
         values = [y for line in lr_chart.lines for y in line.ys]
         lr_chart.log_scale = min(values) > 0 and max(values) / min(values) > 10

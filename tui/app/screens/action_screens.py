@@ -21,6 +21,7 @@ from tui.runs.control_client import ControlError, is_large_lr_change, lr_change_
 from tui.runs.presets import Preset, PresetError
 from tui.runs.restart import RestartProposal, command_lines
 from tui.runs.run_record import NotOurRun
+from tui.view.checkpoint_choice import MainMetricAtCheckpoints, resume_line
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -100,8 +101,9 @@ class PresetScreen(ModalScreen[RestartChoice | str | None]):
 
     def __init__(self, presets: dict[str, Preset], chosen: str | None, title: str,
                  propose: Callable[[str, str | None], RestartProposal] | None = None,
-                 resume: str | None = None) -> None:
+                 resume: str | None = None, metric: MainMetricAtCheckpoints | None = None) -> None:
         super().__init__()
+        self.metric = metric  # tells what a checkpoint holds: "epoch 12: val_wer 41.2"
         self.presets = presets
         self.chosen = chosen if chosen in presets else next(iter(sorted(presets)), None)
         self.title_text = title
@@ -154,8 +156,9 @@ class PresetScreen(ModalScreen[RestartChoice | str | None]):
             diff.update(Text.assemble(f"{preset.description}\n", (f"cannot apply: {planned}", "bold")))
             return
         lines = [preset.description] + [f"  {change}" for change in planned.plan.changes + planned.plan.skipped]
-        if planned.resume != "none" and planned.resume_path is None:
-            lines.append(f"  resume: the {planned.resume} checkpoint the stop writes")
+        resume = resume_line(planned, self.metric)
+        if resume:
+            lines.append(f"  {resume}")
         lines += [f"  {line}" for line in command_lines(planned)]  # all of what Enter will run
         diff.update(Text("\n".join(lines)))
 

@@ -1,4 +1,5 @@
-"""Pick one of several live runs under ./runs; the ones that cannot be read are listed, not offered."""
+"""Pick one of several runs: the live ones under ./runs (the ones that cannot be read are listed,
+not offered), or the TensorBoard runs of a folder given to `trainwatch tail`."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -16,18 +17,19 @@ from tui.model.number_format import duration
 class RunPickerScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, runs: list[RunEntry], now: float) -> None:
+    def __init__(self, runs: list[RunEntry], now: float, title: str | None = None) -> None:
         super().__init__()
         self.runs = runs
         self.now = now
+        self.title_text = title
 
     def compose(self) -> ComposeResult:
         # Run names are directory names anyone could pick: shown as text, never as markup.
         options = [Option(Text(self._describe(run)), id=run.path, disabled=not run.readable) for run in self.runs]
-        title = ("Several runs are live — pick one (Enter):" if any(run.readable for run in self.runs)
-                 else "No run here can be read (Esc quits):")
+        title = self.title_text or ("Several runs are live — pick one (Enter):" if any(run.readable for run in self.runs)
+                                    else "No run here can be read (Esc quits):")
         with Vertical(id="picker-body"):
-            yield Static(title, id="picker-title")
+            yield Static(Text(title), id="picker-title")  # a folder's name: never markup
             yield OptionList(*options, id="picker-list")
 
     def _describe(self, run: RunEntry) -> str:

@@ -70,7 +70,7 @@ class FindingsPanel(Static):
         width = max(10, self.content_size.width or self.size.width or 36)
         lines = []
         for index, finding in enumerate(self._findings):
-            line = self._title_line(finding, marker="▸ " if index == chosen else "  ")
+            line = self._title_line(finding, marker="▸" if index == chosen else " ", short=True)
             line.truncate(width, overflow="ellipsis")
             lines.append(line)
         lines.append(Text("─" * width, style=self.get_component_rich_style("findings-panel--quiet")))
@@ -85,9 +85,12 @@ class FindingsPanel(Static):
         box.border_title = f"findings {self.selected + 1}/{count}" if count > 1 else "findings"
         box.border_subtitle = NAVIGATION_HINT if count > 1 else ""
 
-    def _title_line(self, finding: Finding, marker: str) -> Text:
+    def _title_line(self, finding: Finding, marker: str, short: bool = False) -> Text:
+        """``short``: the list's line, whose severity is cut to four letters (CRIT, WARN, INFO) so
+        that the title keeps the room at 80 columns."""
         line = Text(marker)
-        line.append(f" {finding.severity.upper()} ",
+        severity = finding.severity.upper()
+        line.append(f" {severity[:4] if short else severity} ",
                     style=self.get_component_rich_style(f"findings-panel--{finding.severity}"))
         line.append(f" {finding.title}", style=self.get_component_rich_style("findings-panel--title"))
         return line
