@@ -51,8 +51,9 @@ def test_nan_is_written_as_null(tmp_path):
     (b"", "empty"),
     (b"\x00\x9f\x92\x96" * 64, "binary"),
     (b"hello world\nnothing to see here\n", "no metrics"),
-    # W&B's record format, whose bytes look printable enough: refused, not read as text.
-    (b":W&B\x00\x01\x00\x00" + b"_step 1 loss 0.25 acc 0.9\n" * 8, "a W&B offline run file"),
+    # W&B's record format, whose bytes look printable enough: read as W&B's records (none here),
+    # never as text with made-up metrics.
+    (b":W&B\x00\x01\x00\x00" + b"_step 1 loss 0.25 acc 0.9\n" * 8, "no metrics"),
 ])
 def test_unreadable_input_exit_2_one_line(tmp_path, content, message):
     path = tmp_path / "input.log"

@@ -324,3 +324,78 @@ def test_yolo_segmentation_box_and_mask_metrics_keep_rows_of_their_own(tmp_path)
     shown = {row.label: row.val_last for row in metric_rows(model)}
     assert shown["metrics/mAP50-95(B)"] == pytest.approx(0.5) and shown["metrics/mAP50-95(M)"] == pytest.approx(0.35)
     assert shown["metrics/mAP50(B)"] == pytest.approx(0.65) and shown["metrics/mAP50(M)"] == pytest.approx(0.6)
+
+
+WANDB_SCRIPT = """
+import wandb
+run = wandb.init(project="tw", mode="offline", dir={folder!r}, config={{"lr": 0.01, "epochs": 40}})
+for epoch in range(40):
+    # a long enough history to cross W&B's 32 KiB blocks; a nested dict is logged as "val/..."
+    run.log({{"loss": 2.0 / (epoch + 1), "val": {{"loss": 2.2 / (epoch + 1) + 0.01 * epoch}}, "epoch": epoch,
+             "lr": 0.01 * 0.9 ** epoch, "note": "text is no metric", "pad": list(range(200))}})
+run.finish()
+"""
+
+
+@pytest.fixture(scope="module")
+def wandb_offline_run(tmp_path_factory):
+    """A real W&B offline run, written by the wandb package itself (no network: mode offline)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("wandb")
+    folder = tmp_path_factory.mktemp("wandb_run")
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DISABLE_GIT": "true"}
+    subprocess.run([sys.executable, "-c", WANDB_SCRIPT.format(folder=str(folder))], check=True, env=env,
+                   timeout=180, cwd=str(folder))
+    (run_file,) = [os.path.join(root, name) for root, _, names in os.walk(folder) for name in names
+                   if name.endswith(".wandb")]
+    return str(folder), run_file
+
+
+def test_a_wandb_offline_run_is_read_with_its_history(wandb_offline_run):
+    import subprocess
+    import sys
+
+    folder, run_file = wandb_offline_run
+    assert os.path.getsize(run_file) > 32768  # the records cross block boundaries
+    result = subprocess.run([sys.executable, "-m", "tui", "check", "--json", os.path.join(folder, "wandb")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr  # 1: findings (the overfitting below)
+    document = json.loads(result.stdout)
+    assert document["format"] == "wandb_offline" and document["source"] == run_file
+    assert document["state"] == "finished"
+    series = document["series"]
+    assert series["loss"]["points"] == 40 and series["val/loss"]["points"] == 40 and "note" not in series
+    assert series["loss"]["last"] == pytest.approx(2.0 / 40) and series["loss"]["best_epoch"] == 39
+    assert "pad" not in series and "_runtime" not in series and "_step" not in series
+    model = model_of(run_file)
+    assert model.segments[0].series["lr"].values[1] == pytest.approx(0.009)
+    assert any(f["id"] == "overfitting" for f in document["findings"])  # val/loss turns up from epoch 10
+
+
+def test_a_wandb_run_read_as_it_grows_reads_as_the_whole_file(wandb_offline_run):
+    from tui.readers.log_reader import DETECT_BYTES, LogReader
+
+    _, run_file = wandb_offline_run
+    with open(run_file, "rb") as handle:
+        data = handle.read()
+    whole = [r for r in read_target(run_file).records if isinstance(r, MetricRecord)]
+    reader, grown = LogReader(run_file, data[:DETECT_BYTES]), []
+    for start in range(0, len(data), 997):
+        grown += reader.feed(data[start: start + 997])
+    grown += reader.finish()
+    assert [r for r in grown if isinstance(r, MetricRecord)] == whole and len(whole) == 40
+
+
+def test_without_the_wandb_package_a_wandb_file_is_refused_in_one_line(wandb_offline_run):
+    import subprocess
+    import sys
+
+    _, run_file = wandb_offline_run
+    code = ("import sys; sys.modules['wandb'] = None; from tui.cli import main; "
+            f"sys.exit(main(['check', {run_file!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "a W&B offline run file" in result.stderr and "pip install 'trainwatch[wandb]'" in result.stderr

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tui import __version__
@@ -97,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_ui(None, args.theme, None)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `trainwatch check --json LOG | head`: the reader left; say nothing more (Python's own
+        # recipe: point stdout at /dev/null so the interpreter's final flush cannot raise again).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     parser.print_help()
     return 2
 

@@ -17,6 +17,7 @@ from tui.readers.native_jsonl import NativeJsonlParser
 from tui.readers.parser_base import LineParser, StreamParser, WholeFileParser
 from tui.readers.regular_file import kind_of, open_regular, read_whole
 from tui.readers.tensorboard_events import SPLIT_FOLDERS, TensorBoardEventParser
+from tui.readers.wandb_offline import INSTALL_HINT as WANDB_INSTALL_HINT, WANDB_MAGIC, WandbOfflineParser
 from tui.readers.text_log import TextLogParser
 from tui.readers.values import JSON_ERRORS
 from tui.model.records import MetricRecord, ReaderNotice, Record, ResetRecord
@@ -57,10 +58,6 @@ def format_from_name(path: str) -> str | None:
     return None
 
 
-# The first bytes of a W&B run file (wandb/sdk/internal/datastore.py: ":W&B" and a version).
-WANDB_MAGIC = b":W&B"
-
-
 def detect_format(path: str, head: bytes) -> str:
     """The format name of a log from its file name and first bytes."""
     by_name = format_from_name(path)
@@ -68,8 +65,7 @@ def detect_format(path: str, head: bytes) -> str:
         return by_name
     if path.endswith(".wandb") or head.startswith(WANDB_MAGIC):
         # W&B's own binary record format: its history is not text, whatever bytes look printable.
-        raise UnreadableLog(f"{path}: a W&B offline run file, which trainwatch does not read; export its history "
-                            "with `wandb sync` or log to CSV/TensorBoard as well")
+        return "wandb_offline"
     if _is_binary(head):
         raise UnreadableLog(f"{path}: binary data, not a training log this tool can read")
     text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")  # a byte-order mark is not content
@@ -100,6 +96,11 @@ def detect_format(path: str, head: bytes) -> str:
 
 
 def make_parser(format_name: str, path: str) -> LineParser | WholeFileParser | StreamParser:
+    if format_name == "wandb_offline":
+        try:
+            return WandbOfflineParser()
+        except ImportError:
+            raise UnreadableLog(f"{path}: a W&B offline run file; {WANDB_INSTALL_HINT}") from None
     if format_name == "tensorboard_events":
         return TensorBoardEventParser(SPLIT_FOLDERS.get(os.path.basename(os.path.dirname(path)).lower(), ""))
     if format_name == "hf_trainer_state":
@@ -263,8 +264,10 @@ def pick_logs(target: str, listing: list[str]) -> list[str]:
             rank = _PREFERRED_NAMES.index(lowered)
         elif "tfevents" in lowered:
             rank = len(_PREFERRED_NAMES)
-        elif lowered.endswith(_LOG_SUFFIXES):
+        elif lowered.endswith(".wandb"):  # a W&B run folder's history, not its logs/debug*.log
             rank = len(_PREFERRED_NAMES) + 1
+        elif lowered.endswith(_LOG_SUFFIXES):
+            rank = len(_PREFERRED_NAMES) + 2
         else:
             continue
         candidates.append((rank, order, entry))
