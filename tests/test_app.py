@@ -450,7 +450,8 @@ async def test_the_command_palette_offers_every_key():
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for wanted in ("Stop the run", "Change the learning rate of the running job", "Checkpoint now",
                        "Restart with a preset", "Pick a preset", "Show/hide the sample decodes",
-                       "Smooth the charts more", "Next trainwatch theme", "Help: every key", "Quit"):
+                       "Smooth the charts more", "Next trainwatch theme", "Help: every key", "Quit",
+                       "Show the next finding in full", "Show the previous finding in full"):
             assert wanted in titles, titles
         decodes = app.query_one("#decodes-box")
         assert decodes.display
@@ -625,3 +626,28 @@ async def test_a_folder_of_several_tensorboard_runs_asks_which_one(tmp_path):
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.live is not None and app.live.initial_read_done, timeout=20)
         assert "/exp2/" in app.live.model.source
+
+
+async def test_findings_are_reached_with_n_and_N_at_80x24_and_the_keys_are_shown():
+    from textual.widgets import Footer
+
+    app = make_app(seed_path("seed004_resume_collapse"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        panel, box = app.query_one(FindingsPanel), app.query_one("#findings-box")
+        assert len(panel.findings) == 5 and panel.selected == 0
+        assert str(box.border_title) == "findings 1/5" and "n next" in str(box.border_subtitle)
+        lines = plain(panel).splitlines()
+        assert all(finding.title[:8] in "\n".join(lines[:5]) for finding in panel.findings)  # the whole list, a line each
+        assert lines[0].startswith("▸ CRIT") and panel.findings[0].evidence in plain(panel)
+        await pilot.press("N")  # back from the first: the last one
+        assert panel.selected == 4 and str(box.border_title) == "findings 5/5"
+        assert panel.findings[4].evidence in plain(panel) and panel.findings[0].evidence not in plain(panel)
+        await pilot.press("n", "n")
+        assert panel.selected == 1
+        await pilot.press("f")  # hidden: n shows the panel again
+        assert not box.display
+        await pilot.press("n")
+        assert box.display and panel.selected == 2
+        footer_keys = {binding.key for (_, binding, _, _) in app.active_bindings.values() if binding.show}
+        assert {"q", "x", "l", "r", "k", "n"} <= footer_keys and app.query_one(Footer).compact

@@ -9,9 +9,9 @@ from tui.view.metric_rows import MetricRow, sparkline_text
 
 SPARKLINE_WIDTH = 6
 # Every width is one more than its content: the columns carry their own gap ("s3799" needs 6).
-COLUMNS = (("metric", 10), ("train", 9), ("val", 9), ("best", 9), ("at", 6), ("Δ", 9), ("trend", SPARKLINE_WIDTH + 1))
+COLUMNS = (("metric", 7), ("train", 9), ("val", 9), ("best", 9), ("at", 6), ("Δ", 9), ("trend", SPARKLINE_WIDTH + 1))
 WIDTHS = dict(COLUMNS)
-MIN_NAME_WIDTH = WIDTHS["metric"]
+MIN_NAME_WIDTH = WIDTHS["metric"]  # the header's width: short names (loss, wer) leave the rest to the numbers
 WANTED_NAME_WIDTH = 16  # names this long are kept whole before the sparkline gets room
 DROPPED_WHEN_NARROW = ("trend", "at")  # the least useful first: the last change beats where the best was
 MIN_VISIBLE_ROWS = 5
