@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch import nn
 
 from trainers.flag_config import parse_flags
+from trainers.ranks import process_group_env_from_slurm
 from trainers.session import resume_from_env
 from trainers.torch_control import TorchControl
 
@@ -56,6 +57,7 @@ def weights_of(model: nn.Module) -> torch.Tensor:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     backend = "nccl" if torch.cuda.is_available() else "gloo"
+    os.environ.update(process_group_env_from_slurm())  # started by srun rather than torchrun
     dist.init_process_group(backend)
     rank, world = dist.get_rank(), dist.get_world_size()
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if backend == "nccl" else "cpu")

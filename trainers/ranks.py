@@ -52,6 +52,21 @@ def env_rank() -> int:
     return 0
 
 
+def process_group_env_from_slurm(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """What ``torch.distributed``'s env:// rendezvous needs, from what ``srun`` gives each task
+    (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, the node srun was launched from), as Lightning's
+    SLURMEnvironment does; nothing under torchrun (RANK already set) or outside an srun step.
+    The port is derived from the job id, so every task of a job picks the same one."""
+    environ = os.environ if environ is None else environ
+    if "RANK" in environ or not environ.get("SLURM_PROCID", "").isdigit() or not environ.get("SLURM_STEP_ID"):
+        return {}
+    job = environ.get("SLURM_JOB_ID", "0")
+    return {"RANK": environ["SLURM_PROCID"], "WORLD_SIZE": environ.get("SLURM_NTASKS", "1"),
+            "LOCAL_RANK": environ.get("SLURM_LOCALID", "0"),
+            "MASTER_ADDR": environ.get("MASTER_ADDR") or environ.get("SLURM_LAUNCH_NODE_IPADDR", "127.0.0.1"),
+            "MASTER_PORT": environ.get("MASTER_PORT") or str(15000 + int(job) % 20000 if job.isdigit() else 29500)}
+
+
 def launcher_world_size() -> int:
     """How many processes the launcher started (torchrun's and Lightning's WORLD_SIZE), 1 when it
     says nothing: a process group is then expected, and waited for before commands are applied."""

@@ -43,7 +43,7 @@ from typing import Any, TextIO
 
 SCHEMA_VERSION = 1
 EVENT_KINDS = ("run_start", "metrics", "decode", "status", "ack", "checkpoint", "text")
-RUN_STATES = ("running", "finished", "crashed", "stopped")
+RUN_STATES = ("running", "finished", "crashed", "stopped", "preempted")  # preempted: checkpointed before SLURM's time limit
 EVENT_LOG_NAME = "events.jsonl"
 
 

@@ -90,6 +90,7 @@ class TrainwatchSession:
         self.sync_every = max(1, sync_every or (int(env_sync) if env_sync.isdigit() else 1))
         self.rank_metrics = rank_metrics if rank_metrics is not None else os.environ.get(RANK_METRICS_ENV) == "1"
         self.stop_requested = False
+        self.preempted = False  # the stop came from SLURM's warning signal (see finish)
         self._ranks: Ranks | None = None
         self._log: RunLog | OtherRankLog | None = None
         self._control: ControlChannel | None = None
@@ -204,6 +205,9 @@ class TrainwatchSession:
                 outcome = _combined(ranks.exchange(outcome), ranks.world_size, step, command.action)
             if command.action == "stop" and outcome["applied"]:
                 self.stop_requested = True
+                # SLURM's warning before the time limit (the supervisor asks): a preemption, resumed
+                # from this checkpoint when the job is requeued.
+                self.preempted = self.preempted or command.args.get("reason") == "preempted"
             self._acknowledge(command, outcome, step, epoch)
         return self.stop_requested
 
@@ -294,6 +298,8 @@ class TrainwatchSession:
     def finish(self, state: str | None = None, exit_code: int | None = 0, message: str = "") -> None:
         """Record how training ended: ``stopped`` after a stop command, else ``finished`` (rank 0)."""
         state = state or ("stopped" if self.stop_requested else "finished")
+        if self.preempted and state == "stopped":
+            state, message = "preempted", message or "checkpointed before SLURM's time limit"
         if self._peers is not None:
             self._peers.finished.set()  # the others ending now is the run ending
         self.log.status(state, exit_code=exit_code, message=message)

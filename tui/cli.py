@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the JSON document instead of a table")
     check.add_argument("--config", help="YAML file with diagnosis thresholds (default ~/.config/trainwatch/config.yaml)")
     run = commands.add_parser("run", help="launch a command as a training run (detached) and open the UI on it",
-                              usage="trainwatch run [--name N] [--preset P] [--detach] -- CMD ARGS...")
+                              usage="trainwatch run [--name N] [--preset P] [--detach] "
+                                    "[--slurm [SBATCH OPTIONS...]] -- CMD ARGS...")
     run.add_argument("--name", help="run name (default: the script's name); the directory is runs/NAME-N")
     run.add_argument("--preset", help="apply a preset to the command before launching it")
     run.add_argument("--detach", action="store_true", help="launch and print the run directory; no UI")
@@ -78,9 +79,23 @@ def run_check(args: argparse.Namespace) -> int:
 RUN_COMMANDS = ("run", "demo", "presets", "ls", "stop", "checkpoint", "lr", "restart")
 
 
+def split_slurm_options(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``run ... --slurm --time=10 --gres=gpu:1 -- CMD``: the sbatch options are everything between
+    ``--slurm`` and ``--`` (they are sbatch's, so argparse must not read them as ours)."""
+    if not argv or argv[0] != "run" or "--slurm" not in argv:
+        return argv, None
+    end = argv.index("--") if "--" in argv else len(argv)
+    start = argv.index("--slurm")
+    if start > end:
+        return argv, None  # "--slurm" is part of the training command
+    return argv[:start] + argv[end:], argv[start + 1:end]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv, slurm_options = split_slurm_options(list(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
+    args.slurm_options = slurm_options
     try:
         if args.command == "check":
             return run_check(args)

@@ -57,9 +57,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.preset:
         plan = plan_restart(command, os.getcwd(), get_preset(args.preset))
         command, changes, files = plan.command, plan.changes, plan.files
+    slurm_options = getattr(args, "slurm_options", None)
     record = launch_run(command, name=args.name, root=args.runs_root, preset=args.preset, changes=changes,
-                        files=files)
-    print(f"trainwatch: started {record.name} (pid {record.pid}) in {record.run_dir}")
+                        files=files, slurm_options=slurm_options,
+                        warn=lambda text: print(f"trainwatch: warning: {text}", file=sys.stderr))
+    if record.slurm_job_id:
+        print(f"trainwatch: submitted {record.name} as SLURM job {record.slurm_job_id} in {record.run_dir}")
+    else:
+        print(f"trainwatch: started {record.name} (pid {record.pid}) in {record.run_dir}")
     for change in changes:
         print(f"  {change}")
     if args.detach:

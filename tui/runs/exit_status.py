@@ -28,9 +28,9 @@ def final_status(last_state: str | None, exit_code: int, stop_signal: str | None
     (or ``finished``) and then exited non-zero crashed; a death by a signal trainwatch did not send
     (SIGSEGV, the OOM killer's SIGKILL) is a crash, never a stop."""
     if stop_signal is not None:  # trainwatch's stop had to use signals: whatever the code, a stop
-        return None if last_state in ("stopped", "finished", "crashed") else ("stopped", f"ended by {stop_signal}")
+        return None if last_state in ("stopped", "finished", "crashed", "preempted") else ("stopped", f"ended by {stop_signal}")
     if exit_code == 0:
-        return None if last_state in ("finished", "stopped", "crashed") else ("finished", "exit code 0")
+        return None if last_state in ("finished", "stopped", "crashed", "preempted") else ("finished", "exit code 0")
     return None if last_state == "crashed" else ("crashed", describe_exit(exit_code))
 
 

@@ -8,7 +8,9 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
+from tui.runs import slurm
 from tui.runs.run_record import RUNS_DIR, RunRecord, load_run_record
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 RUN_DIR_MODE = 0o750
@@ -74,11 +76,14 @@ def _check_command(command: list[str], cwd: str) -> None:
 def launch_run(command: list[str], *, name: str | None = None, root: str = RUNS_DIR, cwd: str | None = None,
                env: dict[str, str] | None = None, preset: str | None = None, parent: str | None = None,
                resume_from: str | None = None, changes: list[str] | None = None,
-               files: dict[str, str] | None = None) -> RunRecord:
+               files: dict[str, str] | None = None, slurm_options: list[str] | None = None,
+               warn: Callable[[str], None] = lambda text: None) -> RunRecord:
     """Create the run directory, start the supervisor detached, and return once the trainer runs.
 
     ``files`` (name -> text) are written into the run directory before the command starts (a
     preset's edited config). ``command`` may name them as ``{run_dir}/NAME``.
+    ``slurm_options`` (a list, maybe empty): submit the supervisor as a SLURM batch job with these
+    sbatch options instead, and return once SLURM has the job (it may wait in the queue).
     """
     cwd = os.path.abspath(cwd or os.getcwd())
     _check_command(command, cwd)
@@ -93,6 +98,8 @@ def launch_run(command: list[str], *, name: str | None = None, root: str = RUNS_
                        env=dict(env or {}), preset=preset, parent=parent, resume_from=resume_from,
                        changes=list(changes or []), started=time.time())
     record.save()
+    if slurm_options is not None:
+        return _submit(record, slurm_options, warn)
     with open(os.path.join(run_dir, "supervisor.log"), "ab") as log:
         subprocess.Popen([sys.executable, "-m", "tui.runs.supervisor", run_dir], cwd=cwd,
                          stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
@@ -105,6 +112,22 @@ def launch_run(command: list[str], *, name: str | None = None, root: str = RUNS_
         time.sleep(0.02)
     if record.error:
         raise LaunchError(record.error)
+    return record
+
+
+def _submit(record: RunRecord, options: list[str], warn: Callable[[str], None]) -> RunRecord:
+    problem = slurm.shared_filesystem_warning(record.run_dir)
+    if problem:
+        warn(problem)
+    try:
+        job_id = slurm.submit(record.run_dir, record.name, options)
+    except slurm.SlurmError as error:
+        record.error, record.exit_code, record.ended = str(error), 1, time.time()
+        record.save()
+        raise LaunchError(str(error)) from None
+    record.slurm_job_id, record.sbatch_options = job_id, list(options)
+    record.save()
+    slurm.release(job_id)  # submitted held: only now may the job's supervisor write the record
     return record
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from tui.runs import slurm
 from tui.runs.control_client import ControlError, append_command, new_command, parse_lr_request
 from tui.runs.process_state import descendants, pid_alive, pid_problem
 from tui.runs.run_record import NotOurRun, RunRecord, load_trusted_record
@@ -55,6 +56,11 @@ class LocalRunHost:
         return load_trusted_record(run_dir)  # acted on: refused unless only we may write it
 
     def process_alive(self, record: RunRecord) -> bool:
+        if record.slurm_job_id:
+            # A job runs on a node of SLURM's choosing: SLURM says whether it is still there
+            # (pending and requeued count: the run is not over).
+            state = slurm.job_state(record.slurm_job_id)
+            return not state.ended and state.state != "gone"
         return pid_alive(record.pid, record.pid_start_ticks)
 
     def events(self, run_dir: str, kind: str, must_contain: str | None = None) -> list[dict]:
@@ -192,6 +198,8 @@ class RunHandle:
         SIGTERM and SIGKILL, each after its timeout. Returns how the run ended."""
         timeouts = timeouts or StopTimeouts()
         self._require_alive("stop")
+        if self.record.slurm_job_id and not self.remote:
+            return self._stop_job(timeouts, progress)
         if self.controllable:
             self._send("stop")
             progress("asked the trainer to checkpoint and stop")
@@ -205,6 +213,43 @@ class RunHandle:
             if self._wait_exit(wait):
                 return self._ended(f"stopped by {signal.Signals(signum).name}")
         raise ControlError(f"run {self.record.name} (pid {self.record.pid}) did not exit even after SIGKILL")
+
+    def _stop_job(self, timeouts: StopTimeouts, progress: Callable[[str], None]) -> str:
+        """A SLURM job: a pending one is cancelled; a running one is asked to checkpoint and stop,
+        then ``scancel --signal=INT``, then ``scancel`` (SLURM's SIGTERM, then SIGKILL)."""
+        job = self.record.slurm_job_id
+        state = slurm.job_state(job, max_age=0)
+        if state.state in ("pending", "requeued"):
+            slurm.cancel(job)
+            progress(f"cancelled job {job} while {state.describe()}")
+            return self._ended_job(f"cancelled while {state.state}", timeouts.terminate)
+        if self.controllable:
+            self._send("stop")
+            progress("asked the trainer to checkpoint and stop")
+            if self._wait_exit(timeouts.graceful):
+                return self._ended_job("stopped gracefully", timeouts.terminate)
+            progress(f"no exit after {timeouts.graceful:.0f} s: scancel --signal=INT")
+        slurm.cancel(job, "INT")
+        progress(f"sent SIGINT to job {job}")
+        if self._wait_exit(timeouts.interrupt):
+            return self._ended_job("stopped by SIGINT", timeouts.terminate)
+        slurm.cancel(job)
+        progress(f"scancel {job}")
+        return self._ended_job("cancelled", timeouts.terminate + 10.0)
+
+    def _wait_job(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not self.alive:
+                return True
+            slurm.forget(self.record.slurm_job_id)
+            time.sleep(max(self.run_host.poll_seconds, 0.2))
+        return not self.alive
+
+    def _ended_job(self, how: str, wait: float) -> str:
+        if not self._wait_job(wait):
+            raise ControlError(f"job {self.record.slurm_job_id} of run {self.record.name} has not ended after {how}")
+        return self._ended(how)
 
     def _ended(self, how: str) -> str:
         # The supervisor records the exit code a moment after the process is gone.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
 import stat
 from dataclasses import asdict, dataclass, field
@@ -55,6 +56,9 @@ class RunRecord:
     exit_code: int | None = None
     stop_signal: str | None = None  # the signal that ended it when a stop had to use signals
     error: str | None = None  # why the command could not start
+    slurm_job_id: str | None = None  # a run submitted with `trainwatch run --slurm`
+    sbatch_options: list[str] = field(default_factory=list)  # what it was submitted with
+    requeues: int = 0  # how often the job came back after a preemption (each a segment of the log)
     trainwatch: int = RECORD_VERSION
 
     @property
@@ -185,6 +189,10 @@ _FIELD_CHECKS = {
     "exit_code": (_optional(_is_exit_code), "an integer or null"),
     "stop_signal": (_optional(_is_text), "a string or null"),
     "error": (_optional(_is_text), "a string or null"),
+    "slurm_job_id": (_optional(lambda value: isinstance(value, str) and re.fullmatch(r"\d+(_\d+)?", value) is not None),
+                     "a job id or null"),
+    "sbatch_options": (_is_text_list, "a list of strings"),
+    "requeues": (lambda value: type(value) is int and 0 <= value < 10**6, "a count"),
     "trainwatch": (lambda value: type(value) is int, "an integer"),
 }
 

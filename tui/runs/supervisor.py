@@ -30,9 +30,17 @@ def last_status(event_log: str) -> str | None:
     return states[-1] if states else None
 
 
+# Set by the SLURM warning signal (SIGUSR1 before the time limit, or a preemption's): the trainer
+# was asked to checkpoint and stop, and its ending is a preemption, not a stop or a crash.
+_preempted = False
+
+
 def supervise(run_dir: str) -> int:
     # The command it runs comes from run.json: only a record no one else could have rewritten.
     record = load_trusted_record(run_dir)
+    job_id = os.environ.get("SLURM_JOB_ID") if record.slurm_job_id else None
+    if job_id:
+        record = _start_of_job(run_dir, record)
     environment = dict(os.environ)
     environment.update(record.env)
     environment[RUN_DIR_ENV] = os.path.abspath(run_dir)
@@ -63,15 +71,81 @@ def supervise(run_dir: str) -> int:
     code = 128 - code if code < 0 else code
     record.exit_code = code
     record.save()
-    ending = final_status(last_status(os.path.join(run_dir, EVENT_LOG_NAME)), code, record.stop_signal)
+    last = last_status(os.path.join(run_dir, EVENT_LOG_NAME))
+    if _preempted and last != "preempted" and code in (0, 130, 128 + signal.SIGINT, 128 + signal.SIGTERM):
+        # A trainer without the callback, stopped by the warning's SIGINT: a preemption too.
+        _close_log(run_dir, "preempted", code, "stopped by SLURM's warning signal before the time limit")
+        last = "preempted"
+    ending = final_status(last, code, record.stop_signal)
+    if job_id and last == "preempted":
+        _requeue_if_asked(run_dir, record, job_id)
     if ending is not None:
         state, message = ending
         worker = None
         if state == "crashed":
-            worker = failed_worker(_tail(os.path.join(run_dir, "stderr.log"))) or peer_gone(
-                os.path.join(run_dir, EVENT_LOG_NAME))
+            stderr_tail = _tail(os.path.join(run_dir, "stderr.log"))
+            worker = failed_worker(stderr_tail) or peer_gone(os.path.join(run_dir, EVENT_LOG_NAME))
+            if worker is None and last_line(stderr_tail):
+                message = f"{message}; stderr: {last_line(stderr_tail)}"  # the error the trainer died of
         _close_log(run_dir, state, code, f"{worker}; {message}" if worker else message)
     return 0
+
+
+def _start_of_job(run_dir: str, record):
+    """Inside the SLURM job. Started again after a preemption (``--requeue``): the run goes on
+    from its newest checkpoint, the same resume a restart uses; its records are the next segment."""
+    if record.pid is not None:
+        from tui.runs.restart import recorded_checkpoint
+
+        try:
+            checkpoint = recorded_checkpoint(run_dir, "last")
+        except Exception as error:  # an untrusted checkpoint is not resumed from; the run starts afresh
+            print(f"trainwatch supervisor: not resuming: {error}", file=sys.stderr)
+            checkpoint = None
+        record.requeues += 1
+        record.resume_from = checkpoint or record.resume_from
+        record.pid = record.pid_start_ticks = record.ended = record.exit_code = record.stop_signal = None
+        record.save()
+    # SLURM's SIGTERM (scancel, the time limit) reaches every process of the job: this one lives on
+    # to record how the trainer ended. SIGUSR1 is the warning before the time limit.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.signal(signal.SIGUSR1, lambda signum, frame: _preempt(run_dir))
+    return record
+
+
+def _preempt(run_dir: str) -> None:
+    """The warning signal: a trainer with the callback checkpoints and ends as preempted; one
+    without it gets SIGINT (its own KeyboardInterrupt handling, as a stop by signal)."""
+    global _preempted
+    if _preempted:
+        return
+    _preempted = True
+    from tui.runs.control_client import append_command, new_command
+    from tui.runs.run_control import trainer_reads_control
+
+    record = load_run_record(run_dir)
+    if trainer_reads_control(run_dir):
+        append_command(run_dir, new_command("stop", reason="preempted"))
+    elif record.pid:
+        try:
+            os.killpg(record.pid, signal.SIGINT)
+        except OSError:
+            pass
+
+
+def _requeue_if_asked(run_dir: str, record, job_id: str) -> None:
+    if "--requeue" not in record.sbatch_options:
+        return
+    from tui.runs import slurm
+
+    try:
+        slurm.requeue(job_id)
+    except slurm.SlurmError as error:
+        print(f"trainwatch supervisor: {error}", file=sys.stderr)
+        return
+    with RunLog(os.path.join(run_dir, EVENT_LOG_NAME)) as log:
+        log.text(f"job {job_id} requeued: it resumes from the newest checkpoint when SLURM starts it again",
+                 stream="stderr")
 
 
 def peer_gone(event_log: str) -> str | None:
@@ -93,6 +167,12 @@ def _tail(path: str, size: int = 65536) -> str:
             return handle.read().decode("utf-8", "replace")
     except OSError:
         return ""
+
+
+def last_line(text: str, width: int = 200) -> str:
+    """The last non-empty line of some output, cut to ``width``: a traceback's last line names the error."""
+    line = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "")
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _owner_writable(path: str, flags: int) -> int:

@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tui.runs import slurm
 from tui.runs.exit_status import describe_exit, exit_signal, final_status
 from tui.runs.process_state import pid_alive
 from tui.runs.run_record import RUN_RECORD_NAME, NotOurRun, RunRecord, load_run_record
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 @dataclass(slots=True)
 class RunOverview:
     name: str
-    state: str  # running, finished, crashed, stopped, gone, live, idle, waiting
+    state: str  # running, finished, crashed, stopped, gone, live, idle, waiting; a SLURM job's: pending,
+    # preempted, failed, timeout, cancelled, out of memory, node fail
     state_detail: str
     elapsed: str
     position: str
@@ -75,7 +77,10 @@ def describe_run(live: LiveRun, now: float, host: str, name: str | None = None, 
 def launched_run_state(record: RunRecord, alive: bool, status) -> tuple[str, str] | None:
     """A launched run's state from its process, run.json and last status (a StatusRecord or None):
     None while its trainer runs (the log then tells). Ended: the final status; else the exit code
-    the supervisor recorded; else ``gone`` (trainer and supervisor both died, no final status)."""
+    the supervisor recorded; else ``gone`` (trainer and supervisor both died, no final status).
+    A SLURM job's state comes from SLURM first (pending with its reason, running on its nodes)."""
+    if record.slurm_job_id:
+        return slurm_run_state(record, status)
     if alive:
         return None
     if status is not None and status.state != "running":
@@ -83,6 +88,42 @@ def launched_run_state(record: RunRecord, alive: bool, status) -> tuple[str, str
     if record.exit_code is not None:
         return final_status(None, record.exit_code, record.stop_signal)
     return "gone", "its process and supervisor ended without a final status"
+
+
+# SLURM's endings that say more than the trainer's own status could (it never got to write one).
+_SLURM_ENDINGS = {"timeout": "hit its time limit", "out of memory": "killed for running out of memory",
+                  "node fail": "its node failed", "cancelled": "cancelled (scancel)", "preempted": "preempted by SLURM",
+                  "failed": "failed"}
+
+
+def slurm_run_state(record: RunRecord, status) -> tuple[str, str] | None:
+    """A SLURM run's state: pending (SLURM's reason), running (on its nodes), else how it ended:
+    the trainer's or supervisor's final status (a crash is SLURM's "failed"), or SLURM's own
+    word when the job ended before anyone could write one (timeout, out of memory, node fail)."""
+    try:
+        job = slurm.job_state(record.slurm_job_id)
+    except slurm.SlurmError as error:
+        job = slurm.JobState("unknown", str(error))
+    if job.state in ("pending", "requeued"):
+        after = f" after {record.requeues} preemption(s)" if record.requeues or (status and status.state == "preempted") else ""
+        reason = job.reason if job.reason and job.reason != "None" else "in the queue"
+        return "pending", f"job {record.slurm_job_id}: {reason}{after}"
+    if job.state in ("running", "completing", "suspended"):
+        if status is not None and status.state == "preempted" and record.requeues < job.restarts:
+            return "preempted", f"job {record.slurm_job_id} requeued, starting again"
+        return job.state, f"job {record.slurm_job_id} on {job.nodes}" if job.nodes else f"job {record.slurm_job_id}"
+    if status is not None and status.state != "running":
+        detail = _status_detail(status)
+        if status.state == "crashed" and job.state in _SLURM_ENDINGS and job.state != "failed":
+            # Killed by SLURM (scancel, the time limit, the OOM killer): SLURM's word says why.
+            return job.state, f"{_SLURM_ENDINGS[job.state]}: {detail}" if detail else _SLURM_ENDINGS[job.state]
+        return ("failed" if status.state == "crashed" else status.state), detail
+    if job.state in _SLURM_ENDINGS:
+        code = f" (exit code {job.exit_code})" if job.exit_code else ""
+        return job.state, f"job {record.slurm_job_id} {_SLURM_ENDINGS[job.state]}{code}"
+    if job.state == "completed":
+        return "finished", f"job {record.slurm_job_id} completed"
+    return job.state, job.reason
 
 
 def state_of_source(source: str, status) -> tuple[str | None, str]:
@@ -110,6 +151,8 @@ def _launched_state(live: LiveRun, run: RunHandle | None) -> tuple[str, str] | N
     if run is None or run.remote:  # over ssh a liveness check is a round trip: the log tells
         return None
     status = live.model.status
+    if run.record.slurm_job_id:
+        return slurm_run_state(run.record, status)
     if status is not None and status.state != "running":
         return None  # it said how it ended; no process to look at
     if run.alive:

@@ -7,8 +7,10 @@ from textual.widget import Widget
 
 from tui.view.run_overview import RunOverview
 
-_STATE_CLASSES = {"running": "live", "live": "live", "finished": "done", "stopped": "done",
-                  "crashed": "bad", "gone": "bad", "idle": "quiet", "waiting": "quiet"}
+_STATE_CLASSES = {"running": "live", "live": "live", "completing": "live", "finished": "done", "stopped": "done",
+                  "preempted": "done", "crashed": "bad", "gone": "bad", "failed": "bad", "timeout": "bad",
+                  "cancelled": "bad", "out of memory": "bad", "node fail": "bad", "idle": "quiet",
+                  "waiting": "quiet", "pending": "quiet", "suspended": "quiet"}
 
 
 class RunHeader(Widget):
