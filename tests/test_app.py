@@ -297,25 +297,27 @@ def _make_run(root, name: str, age: float) -> None:
     os.utime(run, (FIXED_NOW - age, FIXED_NOW - age))
 
 
-async def test_bare_trainwatch_opens_the_newest_run(tmp_path):
-    _make_run(tmp_path / "runs", "old-1", age=7200)
-    _make_run(tmp_path / "runs", "new-1", age=3600)
+async def test_bare_trainwatch_with_one_run_opens_it(tmp_path):
+    _make_run(tmp_path / "runs", "only-1", age=3600)
     app = make_app(None, runs_root=str(tmp_path / "runs"))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app)
-        assert app.target.endswith("new-1")
+        assert app.target.endswith("only-1")
 
 
-async def test_bare_trainwatch_offers_a_picker_when_several_runs_are_live(tmp_path):
-    _make_run(tmp_path / "runs", "a-1", age=5)
+async def test_bare_trainwatch_with_several_runs_shows_the_runs_screen_newest_first(tmp_path):
+    from tui.app.screens.runs_screen import RunsScreen
+
+    _make_run(tmp_path / "runs", "old-1", age=7200)
+    _make_run(tmp_path / "runs", "new-1", age=3600)
     _make_run(tmp_path / "runs", "b-1", age=10)
     app = make_app(None, runs_root=str(tmp_path / "runs"))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        assert isinstance(app.screen, RunPickerScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and len(app.screen.rows) == 3)
+        assert [row.name for row in app.screen.rows] == ["b-1", "new-1", "old-1"]
         await pilot.press("down", "enter")
         await settle(pilot, app)
-        assert app.target.endswith("b-1")
+        assert app.target.endswith("new-1")
 
 
 async def test_a_big_log_shows_its_end_first_then_its_whole_history(tmp_path):
@@ -370,17 +372,18 @@ async def test_markup_in_metric_and_run_names_and_paths_is_shown_as_written(tmp_
     assert app.return_code in (0, None)
 
 
-async def test_run_names_with_markup_are_listed_in_the_picker(tmp_path):
+async def test_run_names_with_markup_are_listed_in_the_runs_screen(tmp_path):
+    from tui.app.screens.runs_screen import RunsScreen
+
     _make_run(tmp_path / "runs", "a[b]-1", age=5)  # a name cannot hold "/": markup would swallow "[b]"
     _make_run(tmp_path / "runs", "b[@click=app.quit]-1", age=10)
     app = make_app(None, runs_root=str(tmp_path / "runs"))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        assert isinstance(app.screen, RunPickerScreen)
-        picker = app.screen.query_one("#picker-list")
-        shown = [picker.render_line(row).text for row in range(picker.size.height)]  # as drawn, not as given
-        assert any("a[b]-1  live" in line for line in shown) and any("b[@click=app.quit]-1  live" in line
-                                                                      for line in shown), shown
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and len(app.screen.rows) == 2)
+        await pilot.pause(0.2)
+        table = app.screen.query_one("#runs-table")
+        shown = [table.render_line(row).text for row in range(table.size.height)]  # as drawn, not as given
+        assert any("a[b]-1" in line for line in shown) and any("b[@click=app.quit]" in line for line in shown), shown
         await pilot.press("down", "enter")
         await settle(pilot, app)
         assert app.target.endswith("b[@click=app.quit]-1")

@@ -17,7 +17,7 @@ import pytest
 
 from run_helpers import another_user
 
-from tui.app.screens.run_picker_screen import RunPickerScreen
+from tui.app.screens.runs_screen import RunsScreen
 from ui_helpers import make_app, wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -137,41 +137,49 @@ def test_runs_that_is_a_file_is_one_line_for_ls_run_and_bare_trainwatch(tmp_path
     assert (tmp_path / "runs").read_text() == "not a directory\n"
 
 
-def _picker_lines(app) -> list[str]:
+def _runs_lines(app) -> list[str]:
+    """The runs screen's rows as drawn: name, state, ..., and the detail of an unreadable one."""
     screen = app.screen
-    assert isinstance(screen, RunPickerScreen), screen
-    options = screen.query_one("#picker-list")
-    return [str(options.get_option_at_index(index).prompt) + ("  [disabled]" if
-            options.get_option_at_index(index).disabled else "") for index in range(options.option_count)]
+    assert isinstance(screen, RunsScreen), screen
+    table = screen.query_one("#runs-table")
+    return [" ".join(str(cell) for cell in table.get_row_at(index)) for index in range(table.row_count)]
 
 
-async def test_the_picker_lists_broken_runs_as_unreadable_and_offers_the_others(tmp_path):
+async def test_the_runs_screen_lists_broken_runs_as_unreadable_and_opens_the_others(tmp_path):
     root = str(tmp_path / "runs")
     good_run(root, "good-1")
-    good_run(root, "good-2")  # two live runs: the picker is shown
+    good_run(root, "good-2")
     expected = broken_runs(root)
     app = make_app(None, runs_root=root, clock=time.time)
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunPickerScreen), timeout=10)
-        lines = _picker_lines(app)
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and len(_runs_lines(app)) == 6, timeout=10)
+        lines = _runs_lines(app)
         assert sorted(line.split()[0] for line in lines) == sorted(["good-1", "good-2", *expected]), lines
-        for line in lines:
-            name = line.split()[0]
-            if name in expected:
-                assert f"{name}  unreadable: " in line and expected[name] in line and line.endswith("[disabled]")
-            else:
-                assert "live" in line and not line.endswith("[disabled]"), line
-        await pilot.press("escape")
+        rows = {row.name: row for row in app.screen.rows}
+        for name, reason in expected.items():
+            assert rows[name].state == "unreadable" and reason in rows[name].state_detail, rows[name]
+        broken_index = next(i for i, line in enumerate(lines) if line.split()[0] in expected)
+        app.screen.query_one("#runs-table").move_cursor(row=broken_index)
+        await pilot.press("enter")  # an unreadable run is listed, never opened
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen) and app.live is None
+        good_index = next(i for i, line in enumerate(lines) if line.startswith("good-2"))
+        app.screen.query_one("#runs-table").move_cursor(row=good_index)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.target is not None and app.target.endswith("good-2"), timeout=10)
+        await pilot.press("escape")  # back to every run
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), timeout=10)
 
 
-async def test_with_only_broken_runs_the_picker_says_why_and_escape_quits(tmp_path):
+async def test_with_only_broken_runs_the_runs_screen_says_why_and_escape_quits(tmp_path):
     root = str(tmp_path / "runs")
     expected = broken_runs(root)
     app = make_app(None, runs_root=root, clock=time.time)
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunPickerScreen), timeout=10)
-        assert sorted(line.split()[0] for line in _picker_lines(app)) == sorted(expected)
-        assert all(line.endswith("[disabled]") for line in _picker_lines(app))
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and len(_runs_lines(app)) == len(expected),
+                       timeout=10)
+        assert sorted(line.split()[0] for line in _runs_lines(app)) == sorted(expected)
+        assert all(line.split()[1] == "unreadable" for line in _runs_lines(app))
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.return_code is not None or not app.is_running, timeout=5)
 

@@ -126,3 +126,48 @@ def test_five_findings_with_the_third_selected(snap_compare, tmp_path, size):
         await pilot.press("n", "n")
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def _runs_folder(root) -> str:
+    """Four runs: a launched parent and its restart (a tree), a copied seed log, a crashed script."""
+    import shutil
+
+    from tui.runs.run_record import RunRecord
+
+    root.mkdir()
+    parent = root / "ctc-1"
+    for age, (name, seed, record_fields) in enumerate((("ctc-1", "seed003_ctc_blank", {"exit_code": 0}),
+                                      ("ctc-2", "seed000_tcn_plateau", {"exit_code": 0, "parent": str(parent),
+                                                                         "preset": "regularize"}),
+                                      ("msa", "seed001_msa_overfit", None),
+                                      ("broken-1", None, {"exit_code": 3})), start=1):
+        run = root / name
+        run.mkdir()
+        if seed is not None:
+            shutil.copy(seed_path(seed), run / os.path.basename(seed_path(seed)))
+        if record_fields is not None:
+            RunRecord(name=name, command=["python", "train.py"], cwd=str(root), run_dir=str(run), started=FIXED_NOW - 900,
+                      ended=FIXED_NOW - 600, **record_fields).save()
+        if name == "broken-1":
+            (run / "stderr.log").write_text("RuntimeError: shard 7 is corrupt\n")
+        for path in [*run.iterdir(), run]:  # a distinct age each: the screen lists the newest first
+            os.utime(path, (FIXED_NOW - 600 * age, FIXED_NOW - 600 * age))
+    return str(root)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_runs_screen(snap_compare, tmp_path, monkeypatch, size):
+    from tui.app.screens.runs_screen import RunsScreen
+
+    _runs_folder(tmp_path / "runs")
+    monkeypatch.chdir(tmp_path)  # ./runs, as bare trainwatch finds it (the title names it)
+    app = make_app(None, runs_root="runs")
+
+    async def run_before(pilot) -> None:
+        for _ in range(100):
+            if isinstance(app.screen, RunsScreen) and len(app.screen.rows) == 4:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

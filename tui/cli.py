@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="start the built-in PyTorch CTC trainer in the UI")
     demo.add_argument("--detach", action="store_true", help="launch the demo run without opening the UI")
     commands.add_parser("presets", help="list presets and what they change")
-    commands.add_parser("ls", help="list runs under ./runs with status, best metric and open findings")
+    listing = commands.add_parser("ls", help="list runs under ./runs with status, best metric and open findings "
+                                             "(in a terminal: the runs screen)")
+    listing.add_argument("--plain", action="store_true", help="print the table even in a terminal")
     for name, text in (("stop", "stop a launched run (graceful, then by signal)"),
                        ("checkpoint", "ask a launched run to checkpoint now")):
         command = commands.add_parser(name, help=text)

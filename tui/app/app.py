@@ -22,6 +22,7 @@ from tui.app.run_following import RunFollowing
 from tui.app.screens.action_screens import ConfirmScreen, LrScreen, PresetScreen
 from tui.app.screens.help_screen import HelpScreen
 from tui.app.screens.run_picker_screen import RunPickerScreen
+from tui.app.screens.runs_screen import RunsScreen
 from tui.app.theme_choice import ThemeChoice
 from tui.app.widgets.decodes_panel import DecodesPanel
 from tui.app.widgets.findings_panel import FindingsPanel
@@ -37,6 +38,7 @@ from tui.view.chart_data import key_charts
 from tui.view.chart_plot import chart_legend
 from tui.view.live_run import LiveRun
 from tui.view.metric_rows import metric_rows
+from tui.view.run_table import RunTable
 from tui.view.run_overview import describe_run, seconds_until_change
 
 # TensorBoard's slider stops, cycled with `s`; `+`/`-` step by 0.05 in between.
@@ -80,6 +82,7 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         Binding("d", "toggle_panel('decodes')", "decodes", show=False, tooltip="show/hide the sample decodes"),
         Binding("o", "toggle_panel('output')", "output", show=False, tooltip="show/hide the run's own output"),
         Binding("t", "next_theme", "theme", show=False, tooltip="next trainwatch theme (remembered)"),
+        Binding("escape", "runs", "runs", show=False, tooltip="every run under ./runs (Enter opens one)"),
     ]
 
     smoothing: reactive[float] = reactive(0.6)
@@ -87,7 +90,8 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
     def __init__(self, target: str | None = None, *, theme: str | None = None, clock: Callable[[], float] = time.time,
                  hostname: str | None = None, thresholds: dict | None = None, runs_root: str = RUNS_DIR,
                  poll_seconds: float = 1.0, remember: bool = True, stop_timeouts: StopTimeouts | None = None,
-                 follower: Follower | None = None, choices: list[RunEntry] | None = None) -> None:
+                 follower: Follower | None = None, choices: list[RunEntry] | None = None,
+                 runs_first: bool = False) -> None:
         self._read_themes()
         super().__init__()
         self.target = target
@@ -119,6 +123,8 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         self.first_screen_at: float | None = None  # when a screen with data was first drawn (benchmarks)
         self.history_loaded_at: float | None = None  # when the whole history was in
         self.failure: str | None = None  # the line a worker's error ended the app with
+        self.run_table: RunTable | None = None  # the runs screen's tails, kept between its visits
+        self.runs_first = runs_first  # `trainwatch ls` in a terminal: the runs screen even for one run
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -198,15 +204,34 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
                              self._picked_run)
             return
         runs = list_runs(self.runs_root, self.clock())
-        readable = [run for run in runs if run.readable]
-        live = [run for run in readable if run.live]
-        broken = [run for run in runs if not run.readable]  # shown in the picker, never followed
-        if len(live) > 1 or (broken and not readable):
-            self.push_screen(RunPickerScreen(live + broken, self.clock()), self._picked_run)
-        elif readable:
-            self.start_following((live or readable)[0].path)
+        if len(runs) > 1 or (runs and (self.runs_first or not runs[0].readable)):
+            self.action_runs()  # every run at a glance; Enter opens one
+        elif runs:
+            self.start_following(runs[0].path)
         else:
             self.notify(f"no runs under ./{self.runs_root}; use `trainwatch tail FILE`", severity="error")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """On the runs screen the keys that act on the followed run are off (and out of the
+        footer): x there must not stop a run the user is not looking at."""
+        if isinstance(self.screen, RunsScreen) and action not in ("quit", "help", "next_theme", "command_palette"):
+            return False
+        return True
+
+    def action_runs(self) -> None:
+        """The runs screen (bare `trainwatch` with several runs; Esc from a run opened there)."""
+        if self.run_table is None:
+            if not list_runs(self.runs_root, self.clock()):
+                return  # a tailed file with no runs folder: Esc does nothing
+            self.run_table = RunTable(self.runs_root, self.thresholds, self.hostname)
+        if not isinstance(self.screen, RunsScreen):
+            self.push_screen(RunsScreen(self.run_table, self.clock), self._picked_from_runs)
+
+    def _picked_from_runs(self, path: str | None) -> None:
+        if path is None and self.live is None:
+            self.exit()  # nothing followed yet: leaving the runs screen leaves trainwatch
+        elif path is not None and path != self.target:
+            self.start_following(path)
 
     def _picked_run(self, path: str | None) -> None:
         if path is None:

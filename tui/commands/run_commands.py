@@ -94,48 +94,35 @@ def _presets(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
-    from tui.commands.check_report import diagnose_target
-    from tui.readers import UnreadableLog
     from tui.runs.run_listing import list_runs
     from tui.runs.run_record import RUNS_DIR
-    from tui.view.run_overview import run_state_text
+    from tui.view.run_table import RunTable, lineage_order
 
-    runs = list_runs(RUNS_DIR)
-    if not runs:
+    if not list_runs(RUNS_DIR):
         return _fail(f"no runs under ./{RUNS_DIR}")
+    if sys.stdout.isatty() and sys.stdin.isatty() and not args.plain:
+        return _open_runs_screen(args)
     print(f"{'run':<24} {'state':<18} {'best':<26} findings")
-    for entry in runs:
-        if not entry.readable:  # one broken run directory is named, and the others still listed
-            print(f"{entry.name:<24} {'unreadable':<18} {entry.problem}")
+    for depth, row in lineage_order(RunTable(RUNS_DIR).rows(time.time())):
+        name = ("  " * (depth - 1) + "└ " if depth else "") + row.name
+        if row.state == "unreadable":  # one broken run directory is named, and the others still listed
+            print(f"{name:<24} {'unreadable':<18} {row.state_detail}")
             continue
-        best, findings, model = "-", "-", None
-        try:
-            model, found = diagnose_target(entry.path)
-            open_ids = [f.id for f in found if f.severity in ("warning", "critical")]
-            findings = ", ".join(open_ids) or "none"
-            best = _best_text(model)
-        except UnreadableLog:
-            pass
-        print(f"{entry.name:<24} {run_state_text(entry, model):<18} {best:<26} {findings}")
+        best = f"{row.metric} {row.best}{row.best_at}" if row.metric and row.best else "-"
+        findings = ", ".join(row.open_findings) or ("none" if row.progress else "-")
+        print(f"{name:<24} {row.state:<18} {best:<26} {findings}")
     return 0
 
 
-def _best_text(model) -> str:
-    from tui.model.curves import SegmentCurves
-    from tui.model.number_format import fmt
+def _open_runs_screen(args: argparse.Namespace) -> int:
+    from tui.app.app import TrainWatch
+    from tui.settings.user_config import remembered_theme
 
-    for segment in reversed(model.segments):
-        if segment.series:
-            view = SegmentCurves(segment)
-            curve = view.main_val or view.val_loss
-            if curve is not None and len(curve):
-                series = segment.series[curve.name]
-                index = series.best_index()
-                if index is not None:
-                    epoch = series.epochs[index]
-                    where = f" @e{int(epoch)}" if epoch == epoch else ""
-                    return f"{curve.name} {fmt(series.values[index])}{where}"
-    return "-"
+    app = TrainWatch(None, theme=remembered_theme(), runs_first=True)
+    app.run()
+    if app.failure:
+        print(app.failure, file=sys.stderr)
+    return app.return_code or 0
 
 
 def _run_handle(target: str) -> RunHandle:

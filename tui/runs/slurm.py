@@ -24,7 +24,11 @@ SLURM_OUTPUT_NAME = "slurm-%j.out"  # the batch shell's own output; the trainer'
 # it) this many seconds before, so the trainer checkpoints and ends as preempted, never killed mid-step.
 DEFAULT_WARNING = "B:USR1@90"
 QUERY_TIMEOUT_SECONDS = 10.0
-STATE_CACHE_SECONDS = 3.0  # the header asks every second; squeue once in a while is enough
+STATE_CACHE_SECONDS = 3.0  # the header asks every second; SLURM once in a while is enough
+# A controller that does not answer is asked again only after this long: `ls` and the header stay
+# usable (the state reads "unknown") while slurmctld is down.
+UNREACHABLE_CACHE_SECONDS = 30.0
+STATE_QUERY_TIMEOUT_SECONDS = 5.0
 # SLURM's job states, as trainwatch names them (squeue's %T / scontrol's JobState / sacct's State).
 STATES = {
     "PENDING": "pending", "CONFIGURING": "pending", "REQUEUED": "requeued", "REQUEUE_HOLD": "requeued",
@@ -168,9 +172,14 @@ def job_state(job_id: str, max_age: float = STATE_CACHE_SECONDS) -> JobState:
     and MinJobAge seconds after it ended), then ``sacct`` where accounting exists; a job neither
     knows any more is ``gone``."""
     cached = _cache.get(job_id)
-    if cached is not None and time.monotonic() - cached[0] < max_age:
-        return cached[1]
-    state = _from_scontrol(job_id) or _from_sacct(job_id) or JobState("gone", "SLURM no longer knows the job")
+    if cached is not None:
+        age, kept = time.monotonic() - cached[0], cached[1]
+        if age < max_age or (kept.state == "unknown" and age < UNREACHABLE_CACHE_SECONDS):
+            return kept
+    try:
+        state = _from_scontrol(job_id) or _from_sacct(job_id) or JobState("gone", "SLURM no longer knows the job")
+    except SlurmError as error:
+        state = JobState("unknown", str(error))
     _cache[job_id] = (time.monotonic(), state)
     return state
 
@@ -181,8 +190,10 @@ def forget(job_id: str) -> None:
 
 
 def _from_scontrol(job_id: str) -> JobState | None:
-    result = _slurm(["scontrol", "show", "job", "-o", job_id])
-    if result.returncode != 0 or "JobState=" not in result.stdout:
+    result = _slurm(["scontrol", "show", "job", "-o", job_id], STATE_QUERY_TIMEOUT_SECONDS)
+    if result.returncode != 0 and "Invalid job id" not in result.stderr:
+        raise SlurmError(f"scontrol: {_first_line(result.stderr) or f'exit code {result.returncode}'}")
+    if "JobState=" not in result.stdout:
         return None
     fields = dict(re.findall(r"(\w+)=(\S*)", _first_line(result.stdout)))
     raw = fields.get("JobState", "")
@@ -195,7 +206,8 @@ def _from_scontrol(job_id: str) -> JobState | None:
 
 def _from_sacct(job_id: str) -> JobState | None:
     try:
-        result = _slurm(["sacct", "-n", "-P", "-X", "-j", job_id, "-o", "State,Reason,NodeList,ExitCode"])
+        result = _slurm(["sacct", "-n", "-P", "-X", "-j", job_id, "-o", "State,Reason,NodeList,ExitCode"],
+                        STATE_QUERY_TIMEOUT_SECONDS)
     except SlurmError:
         return None
     line = _first_line(result.stdout)

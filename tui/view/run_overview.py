@@ -64,7 +64,7 @@ def describe_run(live: LiveRun, now: float, host: str, name: str | None = None, 
         state=state,
         state_detail=detail,
         elapsed=duration(elapsed),
-        position=_position(live),
+        position=position_text(live),
         throughput=_throughput_text(steps_per_second, epochs_per_second),
         eta=_eta_text(live, steps_per_second, epochs_per_second) if running else "—",
         host=host,
@@ -100,10 +100,7 @@ def slurm_run_state(record: RunRecord, status) -> tuple[str, str] | None:
     """A SLURM run's state: pending (SLURM's reason), running (on its nodes), else how it ended:
     the trainer's or supervisor's final status (a crash is SLURM's "failed"), or SLURM's own
     word when the job ended before anyone could write one (timeout, out of memory, node fail)."""
-    try:
-        job = slurm.job_state(record.slurm_job_id)
-    except slurm.SlurmError as error:
-        job = slurm.JobState("unknown", str(error))
+    job = slurm.job_state(record.slurm_job_id)  # "unknown" (with why) when SLURM does not answer
     if job.state in ("pending", "requeued"):
         after = f" after {record.requeues} preemption(s)" if record.requeues or (status and status.state == "preempted") else ""
         reason = job.reason if job.reason and job.reason != "None" else "in the queue"
@@ -185,7 +182,7 @@ def _state_of(live: LiveRun, now: float) -> tuple[str, str]:
     return "idle", f"last write {duration(age)} ago"
 
 
-def _position(live: LiveRun) -> str:
+def position_text(live: LiveRun) -> str:
     segments = [segment for segment in live.model.segments if not segment.empty]
     if not segments:
         return "no metrics yet"

@@ -1,0 +1,129 @@
+"""Every run at a glance: one row per run under ./runs, restarts indented under the run they came
+from, refreshed every RUNS_REFRESH_SECONDS from the runs' tails (view/run_table.py) in a worker.
+Enter opens a run; Esc in the run's view comes back here."""
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tui.view.run_table import RunRow, RunTable, lineage_order
+
+RUNS_REFRESH_SECONDS = 2.0
+# (label, width), each one more than its content (the columns carry their own gap: 80 columns
+# leave the finding 22); the finding takes what is left.
+RUN_COLUMNS = (("run", 19), ("state", 13), ("progress", 13), ("best", 8), ("last", 8))
+SEVERITY_MARKS = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
+
+
+class RunsScreen(Screen[str | None]):
+    BINDINGS = [Binding("enter", "open_run", "open", priority=True),
+                Binding("q", "quit_app", "quit"),
+                Binding("escape", "back", "back")]
+
+    def __init__(self, table: RunTable, clock=time.time) -> None:
+        super().__init__()
+        self.table = table
+        self.clock = clock
+        self.rows: list[RunRow] = []
+        self.refresh_seconds: list[float] = []  # how long each refresh took (the benchmark reads it)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"runs on {self.table.host} in ./{self.table.root}"), id="runs-title")
+        yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=False)
+        yield Static("", id="runs-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        table.cell_padding = 0
+        for label, width in RUN_COLUMNS:
+            table.add_column(label, width=width, key=label)
+        table.add_column("top finding", key="finding")
+        table.focus()
+        self._refresh_rows()
+        self.set_interval(RUNS_REFRESH_SECONDS, self._refresh_rows)
+
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
+    def _refresh_rows(self) -> None:
+        started = time.monotonic()
+        rows = self.table.rows(self.clock())  # stats and small reads of each run's log: off the UI thread
+        self.refresh_seconds.append(time.monotonic() - started)
+        self.app.call_from_thread(self._show, rows)
+
+    def _show(self, rows: list[RunRow]) -> None:
+        if not self.is_mounted:
+            return
+        table = self.query_one("#runs-table", DataTable)
+        chosen = self.chosen_path()
+        self.rows = rows
+        table.clear()
+        for depth, row in lineage_order(rows):
+            name = ("  " * (depth - 1) + "└ " if depth else "") + row.name
+            finding = Text(f"{SEVERITY_MARKS[row.severity]} ", style=table.severity_style(row.severity)) \
+                if row.severity in SEVERITY_MARKS else Text("")
+            finding.append(row.finding or ("—" if row.state != "unreadable" else row.state_detail))
+            table.add_row(Text(name), Text(row.state, style=table.state_style(row.state)),
+                          Text(row.progress.split(" · ")[0] if row.progress else "—"),  # the epoch (or step) is enough
+                          Text(row.best), Text(row.last), finding, key=row.path)
+        if chosen is not None and chosen in {row.path for row in rows}:
+            table.move_cursor(row=table.get_row_index(chosen), animate=False)
+        self._show_detail()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def chosen_path(self) -> str | None:
+        table = self.query_one("#runs-table", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+
+    def _show_detail(self) -> None:
+        path = self.chosen_path()
+        row = next((row for row in self.rows if row.path == path), None)
+        detail = self.query_one("#runs-detail", Static)
+        if row is None:
+            detail.update("no runs yet: `trainwatch run -- CMD` starts one")
+            return
+        parts = [f"{row.name}: {row.state}" + (f" ({row.state_detail})" if row.state_detail else "")]
+        if row.metric:
+            parts.append(f"{row.metric} best {row.best}, last {row.last}")
+        if row.finding:
+            parts.append(f"{row.severity}: {row.finding}")  # the whole title: the column may cut it
+        detail.update(Text(" · ".join(parts)))
+
+    def action_open_run(self) -> None:
+        path = self.chosen_path()
+        row = next((row for row in self.rows if row.path == path), None)
+        if row is not None and row.state != "unreadable":
+            self.dismiss(path)
+
+    def action_back(self) -> None:
+        self.dismiss(None)  # back to the run it came from; with none followed yet, trainwatch ends
+
+    def action_quit_app(self) -> None:
+        self.app.exit()
+
+
+class RunsTable(DataTable):
+    """The runs' rows; severity and state colours come from the theme (app.tcss)."""
+
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
+        "runs-table--critical", "runs-table--warning", "runs-table--info", "runs-table--live", "runs-table--bad"}
+
+    def severity_style(self, severity: str):
+        return self.get_component_rich_style(f"runs-table--{severity}")
+
+    def state_style(self, state: str):
+        if state in ("running", "live", "completing"):
+            return self.get_component_rich_style("runs-table--live")
+        if state.startswith(("crashed", "failed", "gone", "timeout", "cancelled", "out of memory", "node fail",
+                             "unreadable")):
+            return self.get_component_rich_style("runs-table--bad")
+        return ""
