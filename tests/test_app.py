@@ -654,3 +654,58 @@ async def test_findings_are_reached_with_n_and_N_at_80x24_and_the_keys_are_shown
         assert box.display and panel.selected == 2
         footer_keys = {binding.key for (_, binding, _, _) in app.active_bindings.values() if binding.show}
         assert {"q", "x", "l", "r", "k", "n"} <= footer_keys and app.query_one(Footer).compact
+
+
+async def test_runs_marked_on_the_runs_screen_are_compared_side_by_side(tmp_path, monkeypatch):
+    import sys as _sys
+
+    _sys.path.insert(0, os.path.dirname(__file__))
+    from test_snapshots import _runs_folder
+    from tui.app.screens.compare_screen import CompareScreen
+    from tui.app.screens.runs_screen import RunsScreen
+
+    _runs_folder(tmp_path / "runs")
+    monkeypatch.chdir(tmp_path)
+    app = make_app(None, runs_root="runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and len(app.screen.rows) == 4)
+        await pilot.press("c")  # nothing marked: it says how
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("space", "down", "space", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.comparison is not None, 20)
+        comparison = app.screen.comparison
+        assert comparison.names == ["ctc-1", "ctc-2"]
+        assert ("dropout", ["0.1", "0.5"]) in comparison.differences and all(key != "lr" for key, _ in comparison.differences)
+        loss = comparison.charts[0]
+        assert sorted({line.role for line in loss.lines}) == ["run0", "run1"]  # both runs on one chart
+        table = app.screen.query_one("#compare-table")
+        assert [str(column.label) for column in table.columns.values()][1:] == ["ctc-1", "ctc-2"]
+        unit = comparison.charts[0].x_unit
+        await pilot.press("a")
+        assert app.screen.comparison.charts[0].x_unit != unit
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+
+
+def test_command_flags_and_their_differences():
+    from tui.model.run_model import RunModel
+    from tui.view.run_compare import ComparedRun, command_flags, differences
+
+    assert command_flags(["python", "train.py", "--lr", "3e-4", "--amp", "--batch-size=64", "--epochs", "10"]) == {
+        "lr": "3e-4", "amp": "true", "batch_size": "64", "epochs": "10"}
+    runs = [ComparedRun("a", RunModel(), ["python", "t.py", "--lr", "1e-3", "--seed", "1"]),
+            ComparedRun("b", RunModel(), ["python", "t.py", "--lr", "1e-4", "--seed", "1", "--amp"])]
+    assert differences(runs) == [("amp", ["—", "true"]), ("lr", ["1e-3", "1e-4"])]
+
+
+def test_restarts_are_listed_under_the_run_they_came_from():
+    from tui.view.run_table import RunRow, lineage_order
+
+    def row(name, parent=None):
+        return RunRow(f"/r/{name}", name, "h", "finished", "", "", "", "", "", "", "", parent)
+
+    rows = [row("c-3", "/r/c-2"), row("x-1"), row("c-2", "/r/c-1"), row("c-1"), row("d-2", "/r/gone-1")]
+    assert [(depth, r.name) for depth, r in lineage_order(rows)] == [(0, "x-1"), (0, "c-1"), (1, "c-2"), (2, "c-3"),
+                                                                     (0, "d-2")]
+    loop = [row("a", "/r/b"), row("b", "/r/a")]  # hand-edited records: each run still listed once
+    assert sorted(r.name for _, r in lineage_order(loop)) == ["a", "b"]

@@ -146,7 +146,9 @@ def _runs_folder(root) -> str:
         if seed is not None:
             shutil.copy(seed_path(seed), run / os.path.basename(seed_path(seed)))
         if record_fields is not None:
-            RunRecord(name=name, command=["python", "train.py"], cwd=str(root), run_dir=str(run), started=FIXED_NOW - 900,
+            flags = ["--lr", "3e-4", "--dropout", "0.1"] if name != "ctc-2" else ["--lr", "3e-4", "--dropout", "0.5"]
+            RunRecord(name=name, command=["python", "train.py", *flags], cwd=str(root), run_dir=str(run),
+                      started=FIXED_NOW - 900,
                       ended=FIXED_NOW - 600, **record_fields).save()
         if name == "broken-1":
             (run / "stderr.log").write_text("RuntimeError: shard 7 is corrupt\n")
@@ -166,6 +168,31 @@ def test_runs_screen(snap_compare, tmp_path, monkeypatch, size):
     async def run_before(pilot) -> None:
         for _ in range(100):
             if isinstance(app.screen, RunsScreen) and len(app.screen.rows) == 4:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_compare_two_runs(snap_compare, tmp_path, monkeypatch, size):
+    """A run and its restart with another dropout: both on the charts, a column each, the flag that differs."""
+    from tui.app.screens.compare_screen import CompareScreen
+    from tui.app.screens.runs_screen import RunsScreen
+
+    _runs_folder(tmp_path / "runs")
+    monkeypatch.chdir(tmp_path)
+    app = make_app(None, runs_root="runs")
+
+    async def run_before(pilot) -> None:
+        for _ in range(100):
+            if isinstance(app.screen, RunsScreen) and len(app.screen.rows) == 4:
+                break
+            await pilot.pause(0.05)
+        await pilot.press("space", "down", "space", "c")
+        for _ in range(100):
+            if isinstance(app.screen, CompareScreen) and app.screen.comparison is not None:
                 break
             await pilot.pause(0.05)
         await pilot.pause(0.2)

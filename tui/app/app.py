@@ -22,6 +22,7 @@ from tui.app.run_following import RunFollowing
 from tui.app.screens.action_screens import ConfirmScreen, LrScreen, PresetScreen
 from tui.app.screens.help_screen import HelpScreen
 from tui.app.screens.run_picker_screen import RunPickerScreen
+from tui.app.screens.compare_screen import CompareScreen
 from tui.app.screens.runs_screen import RunsScreen
 from tui.app.theme_choice import ThemeChoice
 from tui.app.widgets.decodes_panel import DecodesPanel
@@ -214,7 +215,8 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """On the runs screen the keys that act on the followed run are off (and out of the
         footer): x there must not stop a run the user is not looking at."""
-        if isinstance(self.screen, RunsScreen) and action not in ("quit", "help", "next_theme", "command_palette"):
+        if isinstance(self.screen, (RunsScreen, CompareScreen)) and action not in (
+                "quit", "help", "next_theme", "command_palette"):
             return False
         return True
 

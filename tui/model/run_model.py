@@ -54,6 +54,7 @@ class Segment:
     index: int
     resumed: bool = False
     resumed_from: str | None = None
+    config: dict = field(default_factory=dict)  # the run_start's settings (the trainer's config), for comparing runs
     series: dict[str, Series] = field(default_factory=dict)
     decodes: list[Decode] = field(default_factory=list)
     start_epoch: float | None = None
@@ -133,6 +134,7 @@ class RunModel:
             self._held.clear()
             segment = self._new_segment(resumed=record.resumed)
             segment.resumed_from = record.resumed_from
+            segment.config = dict(record.config or {})
             self.controllable = record.controllable
         elif isinstance(record, DatasetSizeRecord):
             self.dataset_sizes[record.split] = record.size

@@ -1,6 +1,6 @@
 """Every run at a glance: one row per run under ./runs, restarts indented under the run they came
 from, refreshed every RUNS_REFRESH_SECONDS from the runs' tails (view/run_table.py) in a worker.
-Enter opens a run; Esc in the run's view comes back here."""
+Enter opens a run; Esc in the run's view comes back here; space marks runs and c compares them."""
 from __future__ import annotations
 
 import time
@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from tui.app.screens.compare_screen import CompareScreen
 from tui.view.run_table import RunRow, RunTable, lineage_order
 
 RUNS_REFRESH_SECONDS = 2.0
@@ -23,6 +24,8 @@ SEVERITY_MARKS = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
 
 class RunsScreen(Screen[str | None]):
     BINDINGS = [Binding("enter", "open_run", "open", priority=True),
+                Binding("space", "mark", "mark"),
+                Binding("c", "compare", "compare marked"),
                 Binding("q", "quit_app", "quit"),
                 Binding("escape", "back", "back")]
 
@@ -32,6 +35,7 @@ class RunsScreen(Screen[str | None]):
         self.clock = clock
         self.rows: list[RunRow] = []
         self.refresh_seconds: list[float] = []  # how long each refresh took (the benchmark reads it)
+        self.marked: list[str] = []  # paths marked for comparing, in the order marked
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"runs on {self.table.host} in ./{self.table.root}"), id="runs-title")
@@ -64,7 +68,7 @@ class RunsScreen(Screen[str | None]):
         self.rows = rows
         table.clear()
         for depth, row in lineage_order(rows):
-            name = ("  " * (depth - 1) + "└ " if depth else "") + row.name
+            name = ("● " if row.path in self.marked else "") + ("  " * (depth - 1) + "└ " if depth else "") + row.name
             finding = Text(f"{SEVERITY_MARKS[row.severity]} ", style=table.severity_style(row.severity)) \
                 if row.severity in SEVERITY_MARKS else Text("")
             finding.append(row.finding or ("—" if row.state != "unreadable" else row.state_detail))
@@ -103,6 +107,24 @@ class RunsScreen(Screen[str | None]):
         row = next((row for row in self.rows if row.path == path), None)
         if row is not None and row.state != "unreadable":
             self.dismiss(path)
+
+    def action_mark(self) -> None:
+        path = self.chosen_path()
+        row = next((row for row in self.rows if row.path == path), None)
+        if row is None or row.state == "unreadable":
+            return
+        if path in self.marked:
+            self.marked.remove(path)
+        else:
+            self.marked.append(path)
+        self._show(self.rows)
+
+    def action_compare(self) -> None:
+        marked = [row for path in self.marked for row in self.rows if row.path == path]
+        if len(marked) < 2:
+            self.app.notify("mark two or more runs with space, then c compares them", timeout=4)
+            return
+        self.app.push_screen(CompareScreen([row.path for row in marked], [row.name for row in marked]))
 
     def action_back(self) -> None:
         self.dismiss(None)  # back to the run it came from; with none followed yet, trainwatch ends

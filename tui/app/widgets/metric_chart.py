@@ -21,7 +21,8 @@ class MetricChart(Widget):
     COMPONENT_CLASSES = {"metric-chart--train", "metric-chart--val", "metric-chart--lr",
                          "metric-chart--train-raw", "metric-chart--val-raw", "metric-chart--lr-raw",
                          "metric-chart--restart", "metric-chart--lr-change", "metric-chart--lr-user",
-                         "metric-chart--axis"}
+                         "metric-chart--axis", "metric-chart--run0", "metric-chart--run1", "metric-chart--run2",
+                         "metric-chart--run3"}
 
     chart: reactive[ChartData | None] = reactive(None, always_update=True)
 
