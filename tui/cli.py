@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("ls", help="list runs under ./runs with status, best metric and open findings "
                                              "(in a terminal: the runs screen)")
     listing.add_argument("--plain", action="store_true", help="print the table even in a terminal")
+    listing.add_argument("hosts", nargs="*", metavar="HOST:PATH",
+                         help="also list the runs under PATH on HOST over ssh (HOST: for ~/runs; config.yaml's "
+                              "hosts: adds its own)")
     for name, text in (("stop", "stop a launched run (graceful, then by signal)"),
                        ("checkpoint", "ask a launched run to checkpoint now")):
         command = commands.add_parser(name, help=text)

@@ -39,6 +39,8 @@ from tui.view.chart_data import key_charts
 from tui.view.chart_plot import chart_legend
 from tui.view.live_run import LiveRun
 from tui.view.metric_rows import metric_rows
+from tui.ssh.remote_target import parse_remote_target
+from tui.view.remote_run_table import RemoteRunTable
 from tui.view.run_table import RunTable
 from tui.view.run_overview import describe_run, seconds_until_change
 
@@ -92,7 +94,7 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
                  hostname: str | None = None, thresholds: dict | None = None, runs_root: str = RUNS_DIR,
                  poll_seconds: float = 1.0, remember: bool = True, stop_timeouts: StopTimeouts | None = None,
                  follower: Follower | None = None, choices: list[RunEntry] | None = None,
-                 runs_first: bool = False) -> None:
+                 runs_first: bool = False, hosts: list[str] | None = None) -> None:
         self._read_themes()
         super().__init__()
         self.target = target
@@ -124,8 +126,9 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
         self.first_screen_at: float | None = None  # when a screen with data was first drawn (benchmarks)
         self.history_loaded_at: float | None = None  # when the whole history was in
         self.failure: str | None = None  # the line a worker's error ended the app with
-        self.run_table: RunTable | None = None  # the runs screen's tails, kept between its visits
+        self.run_tables: list | None = None  # the runs screen's tails (this machine's, then each host's), kept
         self.runs_first = runs_first  # `trainwatch ls` in a terminal: the runs screen even for one run
+        self.hosts = list(hosts or [])  # host:PATH whose runs the runs screen lists too (ls targets, config hosts:)
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -205,7 +208,7 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
                              self._picked_run)
             return
         runs = list_runs(self.runs_root, self.clock())
-        if len(runs) > 1 or (runs and (self.runs_first or not runs[0].readable)):
+        if len(runs) > 1 or self.hosts or (runs and (self.runs_first or not runs[0].readable)):
             self.action_runs()  # every run at a glance; Enter opens one
         elif runs:
             self.start_following(runs[0].path)
@@ -222,12 +225,14 @@ class TrainWatch(RunFollowing, RunControlFlow, ThemeChoice, App[None]):
 
     def action_runs(self) -> None:
         """The runs screen (bare `trainwatch` with several runs; Esc from a run opened there)."""
-        if self.run_table is None:
-            if not list_runs(self.runs_root, self.clock()):
+        if self.run_tables is None:
+            if not self.hosts and not list_runs(self.runs_root, self.clock()):
                 return  # a tailed file with no runs folder: Esc does nothing
-            self.run_table = RunTable(self.runs_root, self.thresholds, self.hostname)
+            remote = [parse_remote_target(host) for host in self.hosts]
+            self.run_tables = [RunTable(self.runs_root, self.thresholds, self.hostname),
+                               *(RemoteRunTable(target, self.thresholds) for target in remote if target is not None)]
         if not isinstance(self.screen, RunsScreen):
-            self.push_screen(RunsScreen(self.run_table, self.clock), self._picked_from_runs)
+            self.push_screen(RunsScreen(self.run_tables, self.clock), self._picked_from_runs)
 
     def _picked_from_runs(self, path: str | None) -> None:
         if path is None and self.live is None:

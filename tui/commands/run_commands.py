@@ -96,29 +96,51 @@ def _presets(args: argparse.Namespace) -> int:
 def _ls(args: argparse.Namespace) -> int:
     from tui.runs.run_listing import list_runs
     from tui.runs.run_record import RUNS_DIR
+    from tui.settings.user_config import configured_hosts
+    from tui.view.remote_run_table import RemoteRunTable
     from tui.view.run_table import RunTable, lineage_order
 
-    if not list_runs(RUNS_DIR):
+    configured, problems = configured_hosts()
+    for problem in problems:
+        print(f"trainwatch: warning: {problem}", file=sys.stderr)
+    hosts = list(dict.fromkeys([*args.hosts, *configured]))
+    targets = []
+    for host in hosts:
+        target = parse_remote_target(host)
+        if target is None:
+            return _fail(f"{host}: not HOST:PATH (HOST: lists ~/runs there)")
+        targets.append(target)
+    if not targets and not list_runs(RUNS_DIR):
         return _fail(f"no runs under ./{RUNS_DIR}")
     if sys.stdout.isatty() and sys.stdin.isatty() and not args.plain:
-        return _open_runs_screen(args)
+        return _open_runs_screen(args, hosts)
+    tables = [RunTable(RUNS_DIR)]
+    for target in targets:
+        table = RemoteRunTable(target)
+        try:
+            table.connection.connect(interactive=sys.stdin.isatty())  # ssh may ask for a passphrase here
+        except SshError as error:
+            print(f"trainwatch: {error}", file=sys.stderr)
+        tables.append(table)
     print(f"{'run':<24} {'state':<18} {'best':<26} findings")
-    for depth, row in lineage_order(RunTable(RUNS_DIR).rows(time.time())):
-        name = ("  " * (depth - 1) + "└ " if depth else "") + row.name
-        if row.state == "unreadable":  # one broken run directory is named, and the others still listed
-            print(f"{name:<24} {'unreadable':<18} {row.state_detail}")
-            continue
-        best = f"{row.metric} {row.best}{row.best_at}" if row.metric and row.best else "-"
-        findings = ", ".join(row.open_findings) or ("none" if row.progress else "-")
-        print(f"{name:<24} {row.state:<18} {best:<26} {findings}")
+    for table in tables:
+        for depth, row in lineage_order(table.rows(time.time())):
+            host = f"{row.host}:" if table is not tables[0] else ""
+            name = ("  " * (depth - 1) + "└ " if depth else "") + host + row.name
+            if row.state in ("unreadable", "unreachable"):  # named, and the other runs still listed
+                print(f"{name:<24} {row.state:<18} {row.state_detail}")
+                continue
+            best = f"{row.metric} {row.best}{row.best_at}" if row.metric and row.best else "-"
+            findings = ", ".join(row.open_findings) or ("none" if row.progress else "-")
+            print(f"{name:<24} {row.state:<18} {best:<26} {findings}")
     return 0
 
 
-def _open_runs_screen(args: argparse.Namespace) -> int:
+def _open_runs_screen(args: argparse.Namespace, hosts: list[str]) -> int:
     from tui.app.app import TrainWatch
     from tui.settings.user_config import remembered_theme
 
-    app = TrainWatch(None, theme=remembered_theme(), runs_first=True)
+    app = TrainWatch(None, theme=remembered_theme(), runs_first=True, hosts=hosts)
     app.run()
     if app.failure:
         print(app.failure, file=sys.stderr)

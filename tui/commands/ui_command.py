@@ -13,7 +13,7 @@ def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
     from tui.readers import SeveralRuns, UnreadableLog
     from tui.runs.run_listing import list_runs
     from tui.runs.run_record import RUNS_DIR
-    from tui.settings.user_config import remembered_theme
+    from tui.settings.user_config import configured_hosts, remembered_theme
     from tui.ssh.ssh_connection import SshError
 
     follower, choices = None, None
@@ -28,7 +28,7 @@ def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
                 if not (sys.stdin.isatty() and sys.stdout.isatty()):
                     raise  # no one to ask: one line naming them
                 choices, target = tensorboard_runs(target, several.runs), None  # the screen asks which
-        elif not list_runs(RUNS_DIR):
+        elif not list_runs(RUNS_DIR) and not configured_hosts()[0]:
             print(f"trainwatch: no runs under ./{RUNS_DIR}; follow a log with `trainwatch tail FILE`",
                   file=sys.stderr)
             return 2
@@ -37,8 +37,11 @@ def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
         return 2
     from tui.app.app import TrainWatch  # Textual is imported only when a screen is wanted
 
+    hosts, problems = configured_hosts() if target is None else ([], [])
+    for problem in problems:
+        print(f"trainwatch: warning: {problem}", file=sys.stderr)
     app = TrainWatch(target, theme=theme or remembered_theme(), thresholds=thresholds, follower=follower,
-                     choices=choices)
+                     choices=choices, hosts=hosts)
     app.run()
     if app.failure:
         print(app.failure, file=sys.stderr)  # after the screen closed, so it stays readable

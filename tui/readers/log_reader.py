@@ -29,6 +29,9 @@ DETECT_BYTES = 64 * 1024
 _PREFERRED_NAMES = (EVENT_LOG_NAME, "trainer_state.json", "metrics.csv", "results.csv", "metrics.json",
                     "log.txt", "training_log.csv", "training.log", "train.log", "log.csv")
 _LOG_SUFFIXES = (".jsonl", ".csv", ".log", ".txt", ".json", ".out", ".md")
+# A run directory's own files that are no training log (the run record, the control channel, the
+# supervisor's notes), whatever their suffix says.
+_NOT_LOGS = ("run.json", "control.jsonl", "supervisor.log")
 
 
 class UnreadableLog(Exception):
@@ -260,6 +263,8 @@ def pick_logs(target: str, listing: list[str]) -> list[str]:
         if entry.endswith("/"):
             continue
         lowered = entry.rsplit("/", 1)[-1].lower()
+        if lowered in _NOT_LOGS:
+            continue
         if lowered in _PREFERRED_NAMES:
             rank = _PREFERRED_NAMES.index(lowered)
         elif "tfevents" in lowered:

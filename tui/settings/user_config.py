@@ -54,6 +54,18 @@ def remembered_theme() -> str | None:
     return theme if isinstance(theme, str) else None
 
 
+def configured_hosts() -> tuple[list[str], list[str]]:
+    """The ``hosts:`` list (``gpu1:``, ``me@gpu2:/scratch/runs``) whose runs the runs screen and
+    ``ls`` show beside this machine's, and one-line problems with it."""
+    try:
+        hosts = read_user_config().get("hosts", [])
+    except UserConfigError as error:
+        return [], [str(error)]
+    if not isinstance(hosts, list) or not all(isinstance(host, str) and ":" in host for host in hosts):
+        return [], [f"{user_config_path()}: 'hosts' must be a list of host:PATH (host: for ~/runs)"]
+    return hosts, []
+
+
 def remember_theme(name: str) -> None:
     """Set ``theme:`` in the config by replacing that value's characters (or adding the line), so
     the user's comments, anchors and diagnosis thresholds stay exactly as they wrote them

@@ -295,3 +295,57 @@ def grep_script(path: str, first: str, second: str) -> str:
 def cat_script(path: str) -> str:
     return shell_script([_assign("tw_f", path)], 'if [ -r "$tw_f" ]; then echo "@TW ok"; cat -- "$tw_f"; '
                         'elif [ -e "$tw_f" ]; then echo "@TW denied"; else echo "@TW missing"; fi')
+
+
+# The runs under a folder, for the runs screen: "@TW root ABS" (or "@TW missing"), then per run
+# directory "@TW run MTIME ABS", its listing (as the probe's, for pick_logs) and, when it has one,
+# "@TW record LENGTH" followed by run.json's bytes.
+_RUNS_BODY = r'''
+case $tw_t in "~") tw_t=$HOME ;; "~/"*) tw_t=$HOME/${tw_t#"~/"} ;; "") tw_t=runs ;; esac
+if [ ! -d "$tw_t" ] || [ ! -x "$tw_t" ]; then echo "@TW missing"; exit 0; fi
+tw_abs=$(cd -- "$tw_t" && pwd)
+echo "@TW root $tw_abs"
+for tw_d in "$tw_abs"/*/; do
+  [ -d "$tw_d" ] || continue
+  tw_d=${tw_d%/}
+  tw_m=$(stat -c %Y -- "$tw_d" 2>/dev/null || stat -f %m -- "$tw_d" 2>/dev/null || echo 0)
+  echo "@TW run $tw_m $tw_d"
+  find "$tw_d" -mindepth 1 -maxdepth "$tw_depth" -name '.*' -prune -o -exec ls -dtp -- {} + 2>/dev/null
+  if [ -f "$tw_d/run.json" ] && [ -r "$tw_d/run.json" ]; then
+    tw_n=$(wc -c < "$tw_d/run.json" | tr -d ' ')
+    if [ "$tw_n" -le 1048576 ]; then echo "@TW record $tw_n"; head -c "$tw_n" -- "$tw_d/run.json"; echo; fi
+  fi
+done
+'''
+
+
+def runs_script(root: str, depth: int) -> str:
+    return shell_script([_assign("tw_t", root), _assign("tw_depth", depth)], _RUNS_BODY)
+
+
+# The bytes of files from given offsets, at most tw_max each: per request line "OFFSET PATH",
+# "@TW data N OFFSET LENGTH" followed by that many bytes (offset 0 again for a file that shrank:
+# "@TW truncated N" first), or "@TW missing N". N counts the requests from 1.
+_CHUNKS_BODY = r'''
+printf '%s\n' "$tw_req" | {
+tw_i=0
+while IFS= read -r tw_line; do
+  [ -n "$tw_line" ] || continue
+  tw_i=$((tw_i + 1)); tw_o=${tw_line%% *}; tw_f=${tw_line#* }
+  if [ -f "$tw_f" ] && [ -r "$tw_f" ]; then
+    tw_s=$(wc -c < "$tw_f" | tr -d ' ')
+    if [ "$tw_s" -lt "$tw_o" ]; then echo "@TW truncated $tw_i"; tw_o=0; fi
+    tw_n=$((tw_s - tw_o)); if [ "$tw_n" -gt "$tw_max" ]; then tw_n=$tw_max; fi
+    echo "@TW data $tw_i $tw_o $tw_n"
+    if [ "$tw_n" -gt 0 ]; then tail -c +$((tw_o + 1)) -- "$tw_f" | head -c "$tw_n"; fi
+  else
+    echo "@TW missing $tw_i"
+  fi
+done
+}
+'''
+
+
+def chunks_script(requests: list[tuple[int, str]], max_bytes: int) -> str:
+    lines = "\n".join(f"{int(offset)} {path}" for offset, path in requests if "\n" not in path)
+    return shell_script([_assign("tw_req", lines), _assign("tw_max", int(max_bytes))], _CHUNKS_BODY)

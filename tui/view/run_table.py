@@ -111,6 +111,33 @@ class RunTail:
             self._offsets[path] = self._offsets.get(path, 0) + len(data)
             return reader.feed(data)
 
+    def take(self, path: str, data: bytes, whole: bool, now: float) -> None:
+        """Bytes read elsewhere (over ssh): ``whole`` for a file's entire content, else what
+        follows the offset this tail asked from (``offset_of``)."""
+        reader = self._readers.get(path)
+        if reader is None:
+            reader = self._readers[path] = LogReader(path, data[:DETECT_BYTES])
+        if reader.rewrites_whole:
+            records = reader.replace(data)
+            self._offsets[path] = 0
+        else:
+            records = reader.feed(data)
+            self._offsets[path] = self._offsets.get(path, 0) + len(data)
+        if records:
+            self.live.apply(FollowBatch(records=records), now)
+            self.live.diagnose()
+
+    def offset_of(self, path: str) -> int:
+        return self._offsets.get(path, 0)
+
+    def whole(self, path: str) -> bool:
+        reader = self._readers.get(path)
+        return reader is not None and reader.rewrites_whole
+
+    def reset(self) -> None:
+        """The remote file shrank: the run is read again from its start."""
+        self._restart(self.paths)
+
     def _fall_back_to_printed_output(self) -> bool:
         """A launched run whose trainer logs no metrics is read from what it printed, as check does."""
         model = self.live.model
@@ -150,38 +177,39 @@ class RunTable:
             if tail is None:
                 tail = self._tails[entry.path] = RunTail(entry.path, self.thresholds)
             tail.refresh(now)
-            rows.append(self._row(entry, tail.live))
+            rows.append(run_row(entry, tail.live, self.host))
         for gone in set(self._tails) - seen:
             del self._tails[gone]
         return rows
 
-    def _row(self, entry: RunEntry, live: LiveRun) -> RunRow:
-        model = live.model
-        state = run_state_text(entry, model)
-        detail = ""
-        if entry.record is not None:
-            launched = launched_run_state(entry.record, entry.live, model.status)
-            detail = launched[1] if launched else ""
-        metric, best, last, best_at = "", "", "", ""
-        segment = next((s for s in reversed(model.segments) if s.series), None)
-        if segment is not None:
-            view = SegmentCurves(segment)
-            curve = view.main_val or view.val_loss
-            if curve is not None and len(curve):
-                series = segment.series[curve.name]
-                index = series.best_index()
-                metric = curve.name
-                best = fmt(series.values[index]) if index is not None else ""
-                last = fmt(curve.values[-1])
-                epoch = series.epochs[index] if index is not None else math.nan
-                best_at = f" @e{int(epoch)}" if math.isfinite(epoch) else ""
-        findings = ordered(live.findings)
-        top = next(iter(findings), None)
-        position = position_text(live) if model.series_names() else ""
-        return RunRow(entry.path, entry.name, self.host, state, detail, position, metric, best, last,
-                      top.title if top else "", top.severity if top else "",
-                      entry.record.parent if entry.record is not None else None, entry.live, best_at,
-                      tuple(f.id for f in findings if f.severity in ("warning", "critical")))
+def run_row(entry: RunEntry, live: LiveRun, host: str) -> RunRow:
+    """One row of the runs screen, from a run's listing entry and its tailed LiveRun."""
+    model = live.model
+    state = run_state_text(entry, model)
+    detail = ""
+    if entry.record is not None:
+        launched = launched_run_state(entry.record, entry.live, model.status)
+        detail = launched[1] if launched else ""
+    metric, best, last, best_at = "", "", "", ""
+    segment = next((s for s in reversed(model.segments) if s.series), None)
+    if segment is not None:
+        view = SegmentCurves(segment)
+        curve = view.main_val or view.val_loss
+        if curve is not None and len(curve):
+            series = segment.series[curve.name]
+            index = series.best_index()
+            metric = curve.name
+            best = fmt(series.values[index]) if index is not None else ""
+            last = fmt(curve.values[-1])
+            epoch = series.epochs[index] if index is not None else math.nan
+            best_at = f" @e{int(epoch)}" if math.isfinite(epoch) else ""
+    findings = ordered(live.findings)
+    top = next(iter(findings), None)
+    position = position_text(live) if model.series_names() else ""
+    return RunRow(entry.path, entry.name, host, state, detail, position, metric, best, last,
+                  top.title if top else "", top.severity if top else "",
+                  entry.record.parent if entry.record is not None else None, entry.live, best_at,
+                  tuple(f.id for f in findings if f.severity in ("warning", "critical")))
 
 
 def lineage_order(rows: list[RunRow]) -> list[tuple[int, RunRow]]:

@@ -29,16 +29,18 @@ class RunsScreen(Screen[str | None]):
                 Binding("q", "quit_app", "quit"),
                 Binding("escape", "back", "back")]
 
-    def __init__(self, table: RunTable, clock=time.time) -> None:
+    def __init__(self, tables: list, clock=time.time) -> None:
+        """``tables``: this machine's RunTable first, then a RemoteRunTable per other host."""
         super().__init__()
-        self.table = table
+        self.tables = tables
         self.clock = clock
         self.rows: list[RunRow] = []
         self.refresh_seconds: list[float] = []  # how long each refresh took (the benchmark reads it)
         self.marked: list[str] = []  # paths marked for comparing, in the order marked
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"runs on {self.table.host} in ./{self.table.root}"), id="runs-title")
+        places = [f"{self.tables[0].host} in ./{self.tables[0].root}", *(table.root for table in self.tables[1:])]
+        yield Static(Text("runs on " + ", ".join(places)), id="runs-title")
         yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=False)
         yield Static("", id="runs-detail")
         yield Footer()
@@ -56,7 +58,8 @@ class RunsScreen(Screen[str | None]):
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def _refresh_rows(self) -> None:
         started = time.monotonic()
-        rows = self.table.rows(self.clock())  # stats and small reads of each run's log: off the UI thread
+        # Stats and small reads of each run's log (two ssh round trips per other host): off the UI thread.
+        rows = [row for table in self.tables for row in table.rows(self.clock())]
         self.refresh_seconds.append(time.monotonic() - started)
         self.app.call_from_thread(self._show, rows)
 
@@ -68,7 +71,8 @@ class RunsScreen(Screen[str | None]):
         self.rows = rows
         table.clear()
         for depth, row in lineage_order(rows):
-            name = ("● " if row.path in self.marked else "") + ("  " * (depth - 1) + "└ " if depth else "") + row.name
+            host = f"{row.host}:" if row.host != self.tables[0].host else ""  # another machine's run
+            name = ("● " if row.path in self.marked else "") + ("  " * (depth - 1) + "└ " if depth else "") + host + row.name
             finding = Text(f"{SEVERITY_MARKS[row.severity]} ", style=table.severity_style(row.severity)) \
                 if row.severity in SEVERITY_MARKS else Text("")
             finding.append(row.finding or ("—" if row.state != "unreadable" else row.state_detail))
@@ -105,13 +109,16 @@ class RunsScreen(Screen[str | None]):
     def action_open_run(self) -> None:
         path = self.chosen_path()
         row = next((row for row in self.rows if row.path == path), None)
-        if row is not None and row.state != "unreadable":
+        if row is not None and row.state not in ("unreadable", "unreachable"):
             self.dismiss(path)
 
     def action_mark(self) -> None:
         path = self.chosen_path()
         row = next((row for row in self.rows if row.path == path), None)
-        if row is None or row.state == "unreadable":
+        if row is None or row.state in ("unreadable", "unreachable"):
+            return
+        if row.host != self.tables[0].host:
+            self.app.notify("runs of other hosts are not compared yet: open it with Enter", timeout=4)
             return
         if path in self.marked:
             self.marked.remove(path)
