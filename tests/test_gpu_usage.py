@@ -140,3 +140,30 @@ def test_a_torchrun_worker_in_its_own_session_counts_for_the_run(tmp_path, path_
     finally:
         launcher.kill()
         launcher.wait()
+
+
+async def test_the_runs_screen_shows_each_running_runs_own_gpus(tmp_path, path_with):
+    from run_helpers import PYTHON, events
+    from run_helpers import wait_for as wait_until
+    from tui.app.screens.runs_screen import RunsScreen
+    from tui.runs.launcher import launch_run
+    from tui.view.run_table import RunTable
+
+    root = str(tmp_path / "runs")
+    busy = launch_run([PYTHON, "-c", "import time; print('epoch 1 loss 0.5', flush=True); time.sleep(120)"],
+                      root=root, cwd=str(tmp_path), name="busy")
+    done = launch_run([PYTHON, "-c", "print('epoch 1 loss 0.4')"], root=root, cwd=str(tmp_path), name="done")
+    try:
+        wait_until(lambda: events(done.run_dir, "status"), 60, "the short run to end", done.run_dir)
+        path_with(fake_nvidia_smi(tmp_path / "bin", TWO_GPUS, f"{busy.pid}, GPU-aaaa\n"))
+        rows = {row.name: row for row in RunTable(root).rows(time.time())}
+        assert rows["busy-1"].gpu == "GPU 87% · 12.1/79.6 GiB" and rows["done-1"].gpu == "", rows
+        app = make_app(None, runs_root=root, clock=time.time)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen)
+                           and any(row.gpu for row in app.screen.rows), 20)
+            table = app.screen.query_one("#runs-table")
+            assert "gpu" in [str(column.label) for column in table.columns.values()]
+    finally:
+        from tui.runs.run_control import RunHandle
+        RunHandle(busy.run_dir).stop()

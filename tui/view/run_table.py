@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import subprocess
 from dataclasses import dataclass
 
 from tui.diagnosis.registry import ordered
@@ -18,6 +19,7 @@ from tui.model.curves import SegmentCurves
 from tui.model.number_format import fmt
 from tui.readers.log_reader import DETECT_BYTES, LogReader, UnreadableLog, resolve_target
 from tui.readers.regular_file import open_regular
+from tui.runs.gpu_usage import GPU_SCRIPT, NoGpu, describe_gpus, parse_gpu_report, run_here
 from tui.runs.run_listing import RunEntry, list_runs
 from tui.runs.run_record import OUTPUT_FILE_NAMES, RUNS_DIR, NotOurRun, is_run_dir, load_run_record
 from tui.view.live_run import LiveRun
@@ -45,6 +47,7 @@ class RunRow:
     live: bool = False
     best_at: str = ""  # " @e31": the epoch of the best
     open_findings: tuple[str, ...] = ()  # the warning and critical findings' ids, causes first
+    gpu: str = ""  # "GPU 87% · 12.1/79.6 GiB": the GPUs the running run's processes compute on
 
 
 class RunTail:
@@ -162,6 +165,7 @@ class RunTable:
         self.thresholds = thresholds
         self.host = host or socket.gethostname()
         self._tails: dict[str, RunTail] = {}
+        self._no_gpu = False  # asked once: this machine has no nvidia-smi
 
     def rows(self, now: float) -> list[RunRow]:
         entries = list_runs(self.root, now)
@@ -180,7 +184,27 @@ class RunTable:
             rows.append(run_row(entry, tail.live, self.host))
         for gone in set(self._tails) - seen:
             del self._tails[gone]
+        self._add_gpus(rows, {entry.path: entry for entry in entries})
         return rows
+
+    def _add_gpus(self, rows: list[RunRow], entries: dict[str, RunEntry]) -> None:
+        """One nvidia-smi query for every running launched run: each shows the GPUs its process
+        group (or a worker whose ancestor it is) computes on, as the header does."""
+        running = [row for row in rows if entries[row.path].record is not None and entries[row.path].live
+                   and entries[row.path].record.pid]
+        if not running or self._no_gpu:
+            return
+        try:
+            gpus = parse_gpu_report(run_here(GPU_SCRIPT))
+        except NoGpu:
+            self._no_gpu = True
+            return
+        except (OSError, subprocess.SubprocessError):
+            return  # asked again at the next refresh
+        for row in running:
+            pid = entries[row.path].record.pid
+            mine = [gpu for gpu in gpus if pid in gpu.owners]
+            row.gpu = describe_gpus(mine) if mine else ""
 
 def run_row(entry: RunEntry, live: LiveRun, host: str) -> RunRow:
     """One row of the runs screen, from a run's listing entry and its tailed LiveRun."""

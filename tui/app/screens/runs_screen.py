@@ -19,6 +19,7 @@ RUNS_REFRESH_SECONDS = 2.0
 # (label, width), each one more than its content (the columns carry their own gap: 80 columns
 # leave the finding 22); the finding takes what is left.
 RUN_COLUMNS = (("run", 19), ("state", 13), ("progress", 13), ("best", 8), ("last", 8))
+GPU_WIDTH = 13  # "4 GPUs 85%" and a gap
 SEVERITY_MARKS = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
 
 
@@ -48,9 +49,8 @@ class RunsScreen(Screen[str | None]):
     def on_mount(self) -> None:
         table = self.query_one("#runs-table", DataTable)
         table.cell_padding = 0
-        for label, width in RUN_COLUMNS:
-            table.add_column(label, width=width, key=label)
-        table.add_column("top finding", key="finding")
+        self._gpu_column = False
+        self._set_columns(table)
         table.focus()
         self._refresh_rows()
         self.set_interval(RUNS_REFRESH_SECONDS, self._refresh_rows)
@@ -63,12 +63,23 @@ class RunsScreen(Screen[str | None]):
         self.refresh_seconds.append(time.monotonic() - started)
         self.app.call_from_thread(self._show, rows)
 
+    def _set_columns(self, table: DataTable) -> None:
+        table.clear(columns=True)
+        for label, width in RUN_COLUMNS:
+            table.add_column(label, width=width, key=label)
+        if self._gpu_column:
+            table.add_column("gpu", width=GPU_WIDTH, key="gpu")
+        table.add_column("top finding", key="finding")
+
     def _show(self, rows: list[RunRow]) -> None:
         if not self.is_mounted:
             return
         table = self.query_one("#runs-table", DataTable)
         chosen = self.chosen_path()
         self.rows = rows
+        if any(row.gpu for row in rows) != self._gpu_column:  # a column only while some run uses GPUs
+            self._gpu_column = not self._gpu_column
+            self._set_columns(table)
         table.clear()
         for depth, row in lineage_order(rows):
             host = f"{row.host}:" if row.host != self.tables[0].host else ""  # another machine's run
@@ -76,9 +87,12 @@ class RunsScreen(Screen[str | None]):
             finding = Text(f"{SEVERITY_MARKS[row.severity]} ", style=table.severity_style(row.severity)) \
                 if row.severity in SEVERITY_MARKS else Text("")
             finding.append(row.finding or ("—" if row.state != "unreadable" else row.state_detail))
-            table.add_row(Text(name), Text(row.state, style=table.state_style(row.state)),
-                          Text(row.progress.split(" · ")[0] if row.progress else "—"),  # the epoch (or step) is enough
-                          Text(row.best), Text(row.last), finding, key=row.path)
+            cells = [Text(name), Text(row.state, style=table.state_style(row.state)),
+                     Text(row.progress.split(" · ")[0] if row.progress else "—"),  # the epoch (or step) is enough
+                     Text(row.best), Text(row.last)]
+            if self._gpu_column:
+                cells.append(Text(row.gpu.split(" · ")[0]))  # "GPU 87%"; the memory is in the line below
+            table.add_row(*cells, finding, key=row.path)
         if chosen is not None and chosen in {row.path for row in rows}:
             table.move_cursor(row=table.get_row_index(chosen), animate=False)
         self._show_detail()
@@ -102,6 +116,8 @@ class RunsScreen(Screen[str | None]):
         parts = [f"{row.name}: {row.state}" + (f" ({row.state_detail})" if row.state_detail else "")]
         if row.metric:
             parts.append(f"{row.metric} best {row.best}, last {row.last}")
+        if row.gpu:
+            parts.append(row.gpu)
         if row.finding:
             parts.append(f"{row.severity}: {row.finding}")  # the whole title: the column may cut it
         detail.update(Text(" · ".join(parts)))
