@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from test_snapshots import _runs_folder
+from test_snapshots import _runs_folder, until_runs_listed
 from tui.app.screens.runs_screen import RunsScreen
 from ui_helpers import make_app, wait_for
 
@@ -78,10 +78,6 @@ def test_runs_screen_with_another_host(snap_compare, over_ssh, remote_runs, tmp_
     app = make_app(None, runs_root="runs", hosts=[f"twtest:{remote_runs}"])
 
     async def run_before(pilot) -> None:
-        for _ in range(400):
-            if isinstance(app.screen, RunsScreen) and len(app.screen.rows) == 8:
-                break
-            await pilot.pause(0.05)
-        await pilot.pause(0.3)
+        await until_runs_listed(pilot, app, 8)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

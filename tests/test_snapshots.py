@@ -95,8 +95,11 @@ def _live_run_log(folder) -> str:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-def test_long_metric_names(snap_compare, tmp_path, size):
-    app = make_app(_detectron2_style_log(tmp_path))
+@pytest.mark.parametrize("make_log", [_detectron2_style_log, _live_run_log], ids=["long_metric_names", "live_run"])
+def test_log(snap_compare, tmp_path, make_log, size):
+    folder = tmp_path / "exp-1"  # the header names the log's folder: the same in every run of the test
+    folder.mkdir()
+    app = make_app(make_log(folder))
 
     async def run_before(pilot) -> None:
         await settle(pilot, app)
@@ -104,14 +107,15 @@ def test_long_metric_names(snap_compare, tmp_path, size):
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-def test_live_run(snap_compare, tmp_path, size):
-    app = make_app(_live_run_log(tmp_path))
+async def until_runs_listed(pilot, app, count: int) -> None:
+    """Until the runs screen shows ``count`` runs (its first refresh reads every log, in a worker)."""
+    from tui.app.screens.runs_screen import RunsScreen
 
-    async def run_before(pilot) -> None:
-        await settle(pilot, app)
-
-    assert snap_compare(app, terminal_size=size, run_before=run_before)
+    for _ in range(400):
+        if isinstance(app.screen, RunsScreen) and len(app.screen.rows) == count:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.3)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
@@ -159,18 +163,12 @@ def _runs_folder(root) -> str:
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_runs_screen(snap_compare, tmp_path, monkeypatch, size):
-    from tui.app.screens.runs_screen import RunsScreen
-
     _runs_folder(tmp_path / "runs")
     monkeypatch.chdir(tmp_path)  # ./runs, as bare trainwatch finds it (the title names it)
     app = make_app(None, runs_root="runs")
 
     async def run_before(pilot) -> None:
-        for _ in range(100):
-            if isinstance(app.screen, RunsScreen) and len(app.screen.rows) == 4:
-                break
-            await pilot.pause(0.05)
-        await pilot.pause(0.2)
+        await until_runs_listed(pilot, app, 4)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -179,17 +177,13 @@ def test_runs_screen(snap_compare, tmp_path, monkeypatch, size):
 def test_compare_two_runs(snap_compare, tmp_path, monkeypatch, size):
     """A run and its restart with another dropout: both on the charts, a column each, the flag that differs."""
     from tui.app.screens.compare_screen import CompareScreen
-    from tui.app.screens.runs_screen import RunsScreen
 
     _runs_folder(tmp_path / "runs")
     monkeypatch.chdir(tmp_path)
     app = make_app(None, runs_root="runs")
 
     async def run_before(pilot) -> None:
-        for _ in range(100):
-            if isinstance(app.screen, RunsScreen) and len(app.screen.rows) == 4:
-                break
-            await pilot.pause(0.05)
+        await until_runs_listed(pilot, app, 4)
         await pilot.press("space", "down", "space", "c")
         for _ in range(100):
             if isinstance(app.screen, CompareScreen) and app.screen.comparison is not None:

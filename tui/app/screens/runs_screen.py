@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tui.app.screens.compare_screen import CompareScreen
-from tui.view.run_table import RunRow, RunTable, lineage_order
+from tui.view.run_table import RunRow, lineage_order
 
 RUNS_REFRESH_SECONDS = 2.0
 # (label, width), each one more than its content (the columns carry their own gap: 80 columns
