@@ -81,3 +81,18 @@ def test_runs_screen_with_another_host(snap_compare, over_ssh, remote_runs, tmp_
         await until_runs_listed(pilot, app, 8)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_the_hosts_in_config_yaml_are_listed_too(over_ssh, remote_runs, tmp_path):
+    config = tmp_path / "xdg" / "trainwatch"
+    config.mkdir(parents=True)
+    (config / "config.yaml").write_text(f'hosts: ["twtest:{remote_runs}"]\n')
+    (tmp_path / "runs").mkdir()
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    result = subprocess.run([sys.executable, "-m", "tui", "ls", "--plain"], capture_output=True, text=True,
+                            cwd=str(tmp_path), env=env)
+    assert result.returncode == 0 and "twtest:msa" in result.stdout, result.stdout + result.stderr
+    (config / "config.yaml").write_text("hosts: gpu1\n")  # not a list of host:PATH: one warning, this machine's runs
+    result = subprocess.run([sys.executable, "-m", "tui", "ls", "--plain"], capture_output=True, text=True,
+                            cwd=str(tmp_path), env=env)
+    assert "'hosts' must be a list of host:PATH" in result.stderr and "twtest" not in result.stdout
