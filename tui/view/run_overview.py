@@ -105,11 +105,15 @@ def slurm_run_state(record: RunRecord, status) -> tuple[str, str] | None:
         after = f" after {record.requeues} preemption(s)" if record.requeues or (status and status.state == "preempted") else ""
         reason = job.reason if job.reason and job.reason != "None" else "in the queue"
         return "pending", f"job {record.slurm_job_id}: {reason}{after}"
-    if job.state in ("running", "completing", "suspended"):
+    # Finished or stopped: said by the trainer, whatever the job still does. A crash waits for the
+    # job's end, which tells whether SLURM killed it (cancelled, timeout, out of memory).
+    ended_here = status is not None and status.state not in ("running", "preempted", "crashed")
+    if job.state in ("running", "completing", "suspended") and not ended_here:
         if status is not None and status.state == "preempted" and record.requeues < job.restarts:
             return "preempted", f"job {record.slurm_job_id} requeued, starting again"
         return job.state, f"job {record.slurm_job_id} on {job.nodes}" if job.nodes else f"job {record.slurm_job_id}"
     if status is not None and status.state != "running":
+        # The trainer's (or supervisor's) final word; the job may still be finishing around it.
         detail = _status_detail(status)
         if status.state == "crashed" and job.state in _SLURM_ENDINGS and job.state != "failed":
             # Killed by SLURM (scancel, the time limit, the OOM killer): SLURM's word says why.
