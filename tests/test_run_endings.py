@@ -194,7 +194,9 @@ def test_elapsed_and_speed_of_a_run_whose_records_carry_no_time(tmp_path):
             time.sleep(0.2)
         overview = describe_run(live, time.time(), "here", run=handle)
         assert overview.elapsed.endswith("s") and int(overview.elapsed[:-1]) >= 12, overview
+        # About 1 epoch/s, far from a burst's rate (3 epochs in milliseconds); a loaded machine's
+        # sleep(3) slips, so a window of a few bursts reads 0.6..1.5 (CI once saw 1.32).
         assert overview.throughput in ("1s/epoch", "2s/epoch") or overview.throughput.endswith("epochs/s") \
-            and 0.7 <= float(overview.throughput.split()[0]) <= 1.3, overview
+            and 0.6 <= float(overview.throughput.split()[0]) <= 1.5, overview
     finally:
         RunHandle(record.run_dir).stop(StopTimeouts(graceful=1, interrupt=5, terminate=5))
