@@ -49,15 +49,17 @@ def state_of(run_dir: str) -> tuple[str, str]:
     return slurm_run_state(record, status)
 
 
-def submit_blocker(cluster) -> str:
-    """A job that fills the node's two CPUs, so the next one waits (Resources)."""
-    result = subprocess.run(["sbatch", "--parsable", "-c", "2", "--wrap", "sleep 300"], capture_output=True,
+def submit_blocker(cluster, tmp_path) -> str:
+    """A job that fills the node's two CPUs, so the next one waits (Resources). Its slurm-N.out goes
+    to the test's folder, not the checkout the tests run from."""
+    result = subprocess.run(["sbatch", "--parsable", "-c", "2", f"--output={tmp_path}/blocker-%j.out",
+                             "--wrap", "sleep 300"], capture_output=True,
                             text=True, env=cluster.env, check=True)
     return result.stdout.strip().split(";")[0]
 
 
 def test_a_job_waits_pending_with_its_reason_then_takes_an_lr_change_and_stops_gracefully(cluster, tmp_path):
-    blocker = submit_blocker(cluster)
+    blocker = submit_blocker(cluster, tmp_path)
     wait_for(lambda: slurm.job_state(blocker, max_age=0).state == "running", 30, "the blocker to run")
     record = launch_run(CTC, root=str(tmp_path / "runs"), cwd=str(tmp_path), name="queued", slurm_options=["-c", "1"])
     assert record.slurm_job_id and os.path.exists(os.path.join(record.run_dir, slurm.BATCH_SCRIPT_NAME))
