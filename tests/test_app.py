@@ -320,9 +320,9 @@ async def test_bare_trainwatch_with_several_runs_shows_the_runs_screen_newest_fi
         assert app.target.endswith("new-1")
 
 
-async def test_a_big_log_shows_its_end_first_then_its_whole_history(tmp_path):
-    """Over 8 MB: the first screen comes from the file's first and last lines while the worker
-    reads the whole file; the UI then takes the complete run, and new lines follow as usual."""
+async def test_a_big_log_shows_its_whole_history_on_the_first_screen(tmp_path):
+    """Over 8 MB of a trainwatch log: read in bulk, the first screen is the whole run (every point in
+    the chart's buckets, the findings with it), not a head and a tail; new lines follow as usual."""
     path = tmp_path / "events.jsonl"
     with open(path, "w") as log:
         log.write('{"event":"run_start","time":1,"config":{"max_steps":200000}}\n')
@@ -340,14 +340,37 @@ async def test_a_big_log_shows_its_end_first_then_its_whole_history(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.history_loaded_at is not None, timeout=60)
         await settle(pilot, app)
-        assert seen[0][0] is False and 0 < seen[0][1] < 100_000  # the preview: head and tail only
-        assert seen[-1] == (True, 200_001)
-        assert app.first_screen_at <= app.history_loaded_at
+        assert seen == [(True, 200_001)]  # one hand-over: the complete run
+        assert app.first_screen_at >= app.history_loaded_at
         assert "step 199999/200000" in app.query_one(RunHeader).render().plain
         assert len(app.live.model.current.series["loss"]) == 200_000
         with open(path, "a") as log:
             log.write('{"event":"metrics","step":200000,"metrics":{"loss":0.0000001}}\n')
         await wait_for(pilot, lambda: "step 200000/200000" in app.query_one(RunHeader).render().plain, timeout=10)
+
+
+async def test_a_big_printed_log_shows_its_end_first_then_its_whole_history(tmp_path):
+    """Over 8 MB of printed output (read line by line, no bulk reader): the first screen comes from
+    the file's first and last lines while the worker reads the whole file."""
+    path = tmp_path / "train.log"
+    with open(path, "w") as log:
+        for step in range(400_000):
+            log.write(f"step {step} loss {1.0 / (step + 1):.6f}\n")
+    assert os.path.getsize(path) > 8 << 20
+    seen = []
+
+    class Recording(TrainWatch):
+        CSS_PATH = os.path.join(os.path.dirname(tui.app.app.__file__), TrainWatch.CSS_PATH)
+
+        def on_run_loaded(self, message) -> None:
+            seen.append((message.complete, message.live.model.record_count))
+    app = Recording(str(path), remember=False, hostname="gpu-box", clock=lambda: FIXED_NOW, poll_seconds=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.history_loaded_at is not None, timeout=120)
+        await settle(pilot, app)
+        assert seen[0][0] is False and 0 < seen[0][1] < 100_000  # the preview: head and tail only
+        assert seen[-1][0] is True and seen[-1][1] >= 400_000
+        assert app.first_screen_at <= app.history_loaded_at
 
 
 async def test_markup_in_metric_and_run_names_and_paths_is_shown_as_written(tmp_path, monkeypatch):

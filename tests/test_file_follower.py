@@ -141,6 +141,7 @@ def test_run_directory_follows_its_output_files(tmp_path):
 def test_rotation_reads_all_that_is_left_of_a_big_old_file(tmp_path, monkeypatch):
     """Several read chunks still unread when the file is rotated: none of it is lost."""
     monkeypatch.setattr("tui.follow.file_follower.READ_CHUNK_BYTES", 64 * 1024)
+    monkeypatch.setattr("tui.follow.file_follower.BULK_READ_CHUNK_BYTES", 64 * 1024)  # a CSV reads in bulk chunks
     path = tmp_path / "log.csv"
     rows = 20_000  # about 420 KB: six and more 64 KB chunks
     path.write_text("epoch,loss\n" + "".join(f"{e},{1 / (e + 1):.12f}\n" for e in range(rows)))

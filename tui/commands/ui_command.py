@@ -24,6 +24,7 @@ def run_ui(target: str | None, theme: str | None, config: str | None) -> int:
             # a remote one is connected first, so ssh can still ask for a passphrase or a new host key.
             try:
                 follower = open_target(target, connect=True, interactive=sys.stdin.isatty())
+                follower.read_ahead()
             except SeveralRuns as several:
                 if not (sys.stdin.isatty() and sys.stdout.isatty()):
                     raise  # no one to ask: one line naming them

@@ -31,7 +31,7 @@ def check_divergence(view: SegmentView, thresholds: Thresholds, segment: int) ->
                         f"{fmt(next((v for v in reversed(series.values[:first]) if math.isfinite(v)), None))})")
             return Finding("divergence", "critical", f"Divergence: {series.name} became NaN/Inf", evidence,
                            finite_or_none(epoch), int_or_none(step), segment)
-        negative = [v for v in series.values if v < 0]
+        negative = [v for v in series.values if v < 0] if series.below_zero() else []
         words = meta.base.split("_")
         must_be_positive = any(word in NON_NEGATIVE_LOSS_WORDS for word in words)
         # Negative throughout by design (SI-SNR, a log-likelihood of a density) is no sign; crossing zero is.

@@ -135,6 +135,9 @@ class RemoteFollower:
         """No quick preview over ssh: the stream sends the history first, in 1 MB chunks."""
         return None
 
+    def read_ahead(self) -> None:
+        """Nothing to start early: the stream begins once the worker runs."""
+
     # Finding the files -------------------------------------------------------------------------
 
     def resolve(self, interactive: bool = False) -> None:

@@ -67,6 +67,10 @@ class StreamDecoder:
     def rewrites_whole(self) -> bool:
         return self.reader is not None and self.reader.rewrites_whole
 
+    @property
+    def reads_in_bulk(self) -> bool:
+        return self.reader is not None and self.reader.reads_in_bulk
+
     def detect(self, head: bytes) -> bool:
         """Pick the reader from the file's first bytes; False while there is nothing to detect from
         (blank, or a first line not yet complete, unless the file name alone tells the format).

@@ -13,9 +13,10 @@ from tui.follow.stream_decoder import FollowBatch
 from tui.runs.gpu_usage import run_here
 from tui.runs.run_control import RunHandle
 from tui.runs.run_record import OUTPUT_FILE_NAMES, NotOurRun, RunRecord, is_run_dir, load_run_record
-from tui.readers.log_reader import DETECT_BYTES, LogReader, UnreadableLog, merged_format, resolve_target
+from tui.readers.log_reader import (DETECT_BYTES, LogReader, UnreadableLog, merged_format, order_merged_records,
+                                   resolve_target)
 from tui.readers.regular_file import open_regular
-from tui.model.records import MetricRecord, ReaderNotice, ResetRecord, StatusRecord
+from tui.model.records import ReaderNotice, ResetRecord, StatusRecord
 
 from trainers.runlog import EVENT_LOG_NAME
 
@@ -42,11 +43,6 @@ def log_paths_of(target: str) -> list[str]:
     if not os.path.exists(target):
         raise UnreadableLog(f"{target}: no such file or directory")
     return resolve_target(target)
-
-
-def order_merged_records(records: list) -> None:
-    """MLflow keeps one file per metric: order the points by step so they read as one run."""
-    records.sort(key=lambda record: record.step if isinstance(record, MetricRecord) and record.step is not None else 0)
 
 
 def has_trainer_events(records: list) -> bool:
@@ -85,6 +81,8 @@ class TargetFollower:
         self.trainer_logged = False  # the event log holds something the trainer wrote
         self._handle: RunHandle | None = None
         self._checkpoint_looked = time.monotonic()
+        self._read_ahead: threading.Thread | None = None
+        self._first_batch: FollowBatch | None = None
 
     host = None  # followed here; a RemoteFollower names its host
     synced_once = True  # a local file is read through on the first look
@@ -131,8 +129,31 @@ class TargetFollower:
             return None  # the normal read reports it
         if reader.rewrites_whole or reader.detected == "tensorboard_events":
             return None  # not lines: no place to cut in
+        if reader.reads_in_bulk:
+            return None  # its whole history is read about as fast as a preview would be
         head, tail = head[:head.rfind(b"\n") + 1], tail[tail.find(b"\n") + 1:]
         return FollowBatch(records=reader.read_all(head + tail), more=True, modified_at=os.path.getmtime(path))
+
+    def read_ahead(self) -> None:
+        """Start the first look now, in a thread: the CLI calls this before it imports the screen,
+        so a big history is parsed (by polars, without the GIL) while Textual loads."""
+        if self._read_ahead is None:
+            self._read_ahead = threading.Thread(target=self._read_first, name="trainwatch-read-ahead", daemon=True)
+            self._read_ahead.start()
+
+    def _read_first(self) -> None:
+        try:
+            self._first_batch = self.read_once()
+        except Exception:  # the worker's own first look reads it again and reports what went wrong
+            self._first_batch = None
+
+    def _look(self) -> FollowBatch:
+        if self._read_ahead is not None:
+            self._read_ahead.join()
+            self._read_ahead, batch, self._first_batch = None, self._first_batch, None
+            if batch is not None:
+                return batch
+        return self.read_once()
 
     def batches(self) -> Iterator[FollowBatch]:
         self._signal = ChangeSignal([follower.path for follower in self.followers], self.poll_seconds)
@@ -140,7 +161,7 @@ class TargetFollower:
         try:
             while not self._stopped.is_set():
                 read_at = time.monotonic()
-                batch = self.read_once()
+                batch = self._look()
                 if batch or (owed_end and not batch.more):
                     # The consumer waits for a batch without `more` to know the history is all read
                     # (a file ending in one 200 MB line, or on a chunk boundary, ends on an empty look).

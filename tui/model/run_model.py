@@ -1,9 +1,11 @@
 """The run as trainwatch understands it: segments of series, decodes, warnings and status."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from tui.model.decode_scoring import char_error_rate, word_error_rate
+from tui.model.metric_columns import MetricColumns
 from tui.model.number_format import epoch_number, finite_or_none, int_or_none
 from tui.model.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord, ReaderNotice,
                          RankTimingRecord, Record, ResetRecord, RunStartRecord, StatusRecord, TextRecord)
@@ -18,6 +20,9 @@ RESUME_MIN_EPOCH = 2.0
 # its start and a resume goes back to a checkpoint, both further than this once a run has got
 # going. It is left out, and counted.
 LATE_RECORD_STEPS = 8
+# A block of columns is applied in windows of rows checked at once: a row whose counter does not
+# simply go on (a restart, a late or repeated record) ends a window and takes the per-record way.
+FIRST_COLUMN_WINDOW = 256
 
 
 @dataclass(slots=True)
@@ -122,6 +127,9 @@ class RunModel:
         self.record_count += 1
         if isinstance(record, MetricRecord):
             self._apply_metrics(record)
+        elif type(record) is MetricColumns:
+            self.record_count -= 1  # each row counts as its record
+            self._apply_columns(record)
         elif isinstance(record, DecodeRecord):
             segment = self.current
             # The edit distance costs the product of the lengths: a 500 KB "decode" would take hours.
@@ -190,6 +198,112 @@ class RunModel:
         else:
             counter = segment.kinds[kind] = KindCounter()
         self._place(segment, kind, counter, record)
+
+    def _apply_columns(self, block: MetricColumns) -> None:
+        """The rows of ``block`` exactly as if each were applied as its MetricRecord: runs of rows
+        whose counters simply go forward are placed as columns; any other row (and every row while
+        validation rows are held back) goes through _apply_metrics."""
+        rows, row, window = len(block), 0, FIRST_COLUMN_WINDOW
+        kind_names = sorted({shape[0] for shape in block.shapes})
+        kind_of_shape = _numpy().array([kind_names.index(shape[0]) for shape in block.shapes], dtype="int32")
+        while row < rows:
+            if self._held:
+                self.record_count += 1
+                self._apply_metrics(block.record(row))
+                row += 1
+                continue
+            end = min(rows, row + window)
+            simple_end = self._simple_rows_end(block, kind_names, kind_of_shape, row, end)
+            if simple_end > row:
+                self.record_count += simple_end - row
+                self._place_rows(self.current, block, kind_names, kind_of_shape, row, simple_end)
+            if simple_end == end:
+                row, window = end, window * 2
+                continue
+            self.record_count += 1
+            self._apply_metrics(block.record(simple_end))
+            row, window = simple_end + 1, FIRST_COLUMN_WINDOW
+
+    def _simple_rows_end(self, block: MetricColumns, kind_names: list[str], kind_of_shape, start: int, end: int) -> int:
+        """The first row in [start, end) that is behind its kind's counter or at its step again
+        (what _apply_metrics treats as late, a restart or a held re-evaluation); ``end`` if none."""
+        np = _numpy()
+        kinds = kind_of_shape[block.shape_of_row[start:end]]
+        steps, epochs = block.steps[start:end], block.epochs[start:end]
+        odd = np.zeros(end - start, dtype=bool)
+        for kind in np.unique(kinds).tolist():
+            rows = np.flatnonzero(kinds == kind)
+            counter = self.current.kinds.get(kind_names[kind])
+            before_step = math.nan if counter is None or counter.step is None else float(counter.step)
+            before_epoch = math.nan if counter is None or counter.epoch is None else float(counter.epoch)
+            step, epoch = steps[rows], epochs[rows]
+            last_step, last_epoch = _last_known_before(step, before_step), _last_known_before(epoch, before_epoch)
+            has_step = ~np.isnan(step)
+            odd[rows] = ((has_step & ~np.isnan(last_step) & (step <= last_step))
+                         | (~has_step & ~np.isnan(epoch) & ~np.isnan(last_epoch) & (epoch < last_epoch - 1e-9)))
+        return start + int(np.argmax(odd)) if odd.any() else end
+
+    def _place_rows(self, segment: Segment, block: MetricColumns, kind_names: list[str], kind_of_shape,
+                    start: int, end: int) -> None:
+        """_place for rows [start, end) at once: counters, the segment's span, its lead and series."""
+        np = _numpy()
+        shape_rows = block.shape_of_row[start:end]
+        kinds = kind_of_shape[shape_rows]
+        steps, epochs = block.steps[start:end], block.epochs[start:end]
+        # Kinds in the order their first row comes, as one by one would add them.
+        kind_order = np.unique(kinds, return_index=True)
+        last_row_of = {}
+        for kind, _first in sorted(zip(kind_order[0].tolist(), kind_order[1].tolist()), key=lambda pair: pair[1]):
+            rows = np.flatnonzero(kinds == kind)
+            name = kind_names[kind]
+            counter = segment.kinds.setdefault(name, KindCounter())
+            counter.count += len(rows)
+            known = steps[rows][~np.isnan(steps[rows])]
+            if len(known):
+                counter.step = int(known[-1])
+            known = epochs[rows][~np.isnan(epochs[rows])]
+            if len(known):
+                counter.epoch = float(known[-1])
+            last_row_of[name] = int(rows[-1])
+        known_steps = steps[~np.isnan(steps)]
+        if len(known_steps):
+            if segment.start_step is None:
+                segment.start_step = int(known_steps[0])
+            furthest = int(known_steps.max())
+            if segment.last_step is None or furthest > segment.last_step:
+                segment.last_step = furthest
+        known_epochs = epochs[~np.isnan(epochs)]
+        if len(known_epochs):
+            if segment.start_epoch is None:
+                segment.start_epoch = float(known_epochs[0])
+                segment.resumed = segment.resumed or segment.start_epoch >= RESUME_MIN_EPOCH
+            furthest_epoch = float(known_epochs.max())
+            if segment.last_epoch is None or furthest_epoch > segment.last_epoch:
+                segment.last_epoch = furthest_epoch
+        segment.lead = _lead_after(segment, last_row_of)
+        self._extend_series(segment, block, start, end)
+        segment.revision += end - start
+
+    @staticmethod
+    def _extend_series(segment: Segment, block: MetricColumns, start: int, end: int) -> None:
+        np = _numpy()
+        shape_rows = block.shape_of_row[start:end]
+        present_shapes, first_rows = np.unique(shape_rows, return_index=True)
+        names: dict[str, None] = {}
+        for shape in [int(shape) for _first, shape in sorted(zip(first_rows.tolist(), present_shapes.tolist()))]:
+            names.update(dict.fromkeys(block.shapes[shape]))
+        roles, series_of = block.roles, segment.series
+        steps, epochs = block.steps[start:end], block.epochs[start:end]
+        for name in names:
+            series = series_of.get(name)
+            if series is None:
+                series = series_of[name] = Series(name)
+                role = roles.get(name) if roles else None
+                if role and not series.meta.split:
+                    series.meta = replace(series.meta, split=role)
+            holding = [index for index in present_shapes.tolist() if name in block.shapes[index]]
+            rows = np.isin(shape_rows, holding)
+            series.extend(block.values[name][start:end][rows], steps[rows], epochs[rows])
 
     def _late(self, record: MetricRecord) -> None:
         self.late_records += 1
@@ -265,6 +379,33 @@ class RunModel:
                     best_step = int_or_none(series.steps[index])
         return {"points": points, "last": finite_or_none(last), "best": finite_or_none(best),
                 "best_epoch": best_epoch, "best_step": best_step, "goal": goal}
+
+
+def _numpy():
+    import numpy  # only for blocks of columns (big logs): a small log never loads it
+    return numpy
+
+
+def _last_known_before(column, before: float):
+    """For each row, the last non-NaN value of the rows above it, ``before`` standing above the first."""
+    np = _numpy()
+    shifted = np.concatenate(([before], column[:-1]))
+    known_at = np.where(~np.isnan(shifted), np.arange(len(shifted)), 0)
+    np.maximum.accumulate(known_at, out=known_at)
+    return shifted[known_at]
+
+
+def _lead_after(segment: Segment, last_row_of: dict[str, int]) -> str | None:
+    """The segment's lead once rows were placed (``last_row_of``: each placed kind's last row).
+    One by one, a kind becomes the lead when its count passes the lead's, so the lead always has
+    the highest count, and of kinds tied at it, the one that got there first: a tied kind placed
+    nothing now got there before any that did."""
+    top = max(counter.count for counter in segment.kinds.values())
+    lead = segment.lead
+    if lead is not None and segment.kinds[lead].count == top and lead not in last_row_of:
+        return lead
+    tied = [(row, name) for name, row in last_row_of.items() if segment.kinds[name].count == top]
+    return min(tied)[1]
 
 
 def _after(earlier: MetricRecord, record: MetricRecord) -> bool:

@@ -7,6 +7,7 @@ import os
 import re
 
 from tui.model.metric_names import evaluation_roles
+from tui.readers.bulk_columns import csv_records
 from tui.readers.parser_base import LineParser
 from tui.readers.values import EPOCH_KEYS, STEP_KEYS, as_count, number_in, to_float
 from tui.model.records import DecodeRecord, MetricRecord, ReaderNotice, Record, RunStartRecord
@@ -104,6 +105,10 @@ class CsvLogParser(LineParser):
             self.format_name = "lightning_metrics_csv"
         elif lowered and lowered[0] == "epoch":
             self.format_name = "keras_csvlogger"
+
+    def parse_bulk(self, data: bytes) -> list[Record] | None:
+        """Complete lines of a big read in columns (readers/bulk_columns.py); None: read them as lines."""
+        return csv_records(data, self)
 
     def parse_lines(self, lines: list[str]) -> list[Record]:
         records: list[Record] = []

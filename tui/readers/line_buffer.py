@@ -28,20 +28,25 @@ class LineBuffer:
 
     def feed(self, data: bytes) -> list[str]:
         """Return the lines completed by ``data``, without their terminators."""
+        return self.split(self.take_complete(data))
+
+    def take_complete(self, data: bytes) -> bytes:
+        """The bytes of the lines completed by ``data`` (terminators kept, a byte-order mark and
+        over-long lines left out); the rest waits for its end."""
         if not data:
-            return []
+            return b""
         if self._at_file_start:
             data, self._pending = self._pending + data, b""
             if len(data) < len(_BOM) and _BOM.startswith(data):
                 self._pending = data  # maybe the start of a mark: wait for the rest
-                return []
+                return b""
             self._at_file_start = False
             if data.startswith(_BOM):
                 data = data[len(_BOM):]
         if self._discarding:
             end = _first_end(data)
             if end < 0:
-                return []
+                return b""
             data, self._discarding = data[end + 1:], False
         data = self._pending + data
         last_end = max(data.rfind(b"\n"), data.rfind(b"\r"))
@@ -50,6 +55,11 @@ class LineBuffer:
             self.oversized_lines += 1
             self._discarding, rest = True, b""
         self._pending = rest
+        return complete
+
+    def split(self, complete: bytes) -> list[str]:
+        """Complete lines' bytes as decoded lines, without their terminators (over-long ones counted
+        in ``oversized_lines`` and left out)."""
         if not complete:
             return []
         text = complete.decode("utf-8", errors="replace")

@@ -20,11 +20,15 @@ from tui.readers.tensorboard_events import SPLIT_FOLDERS, TensorBoardEventParser
 from tui.readers.wandb_offline import INSTALL_HINT as WANDB_INSTALL_HINT, WANDB_MAGIC, WandbOfflineParser
 from tui.readers.text_log import TextLogParser
 from tui.readers.values import JSON_ERRORS
+from tui.model.metric_columns import expand_columns
 from tui.model.records import MetricRecord, ReaderNotice, Record, ResetRecord
 
 from trainers.runlog import EVENT_LOG_NAME
 
 DETECT_BYTES = 64 * 1024
+# Complete lines of at least this much in one read are parsed in bulk, into columns, where the
+# format's parser can (readers/bulk_columns.py): a history, not a live run's few new lines.
+BULK_MIN_BYTES = 1 << 20
 # In a directory, the files worth reading, best first.
 _PREFERRED_NAMES = (EVENT_LOG_NAME, "trainer_state.json", "metrics.csv", "results.csv", "metrics.json",
                     "log.txt", "training_log.csv", "training.log", "train.log", "log.csv")
@@ -149,6 +153,11 @@ class LogReader:
     def rewrites_whole(self) -> bool:
         return isinstance(self.parser, WholeFileParser)
 
+    @property
+    def reads_in_bulk(self) -> bool:
+        """Big reads of this format are parsed into columns (a history loads in one go)."""
+        return hasattr(self.parser, "parse_bulk")
+
     def feed(self, data: bytes) -> list[Record]:
         return self.feed_with_lines(data)[0]
 
@@ -158,7 +167,12 @@ class LogReader:
             raise TypeError("a whole-file format is read with replace()")
         if isinstance(self.parser, StreamParser):
             return self.parser.feed(data), []
-        lines = self._lines.feed(data)
+        complete = self._lines.take_complete(data)
+        if len(complete) >= BULK_MIN_BYTES and hasattr(self.parser, "parse_bulk"):
+            records = self.parser.parse_bulk(complete)
+            if records is not None:
+                return self._with_notices(records), []
+        lines = self._lines.split(complete)
         return self._with_notices(self.parser.parse_lines(lines)), lines
 
     def _with_notices(self, records: list[Record]) -> list[Record]:
@@ -351,7 +365,13 @@ class TargetContents:
 
 # A single big file is read and handed over in pieces of this size, so a check of a 1M-step log
 # never holds all its records at once.
-READ_PIECE_BYTES = 4 << 20
+READ_PIECE_BYTES = 64 << 20
+
+
+def order_merged_records(records: list[Record]) -> None:
+    """MLflow keeps one file per metric: order the points by step so they read as one run."""
+    records[:] = expand_columns(records)
+    records.sort(key=lambda record: record.step if isinstance(record, MetricRecord) and record.step is not None else 0)
 
 
 def read_target(target: str, sink: Callable[[list[Record]], None] | None = None) -> TargetContents:
@@ -382,8 +402,7 @@ def read_target(target: str, sink: Callable[[list[Record]], None] | None = None)
         except OSError as error:
             raise UnreadableLog(f"{path}: {error.strerror or error}") from None
     if len(files) > 1:
-        # MLflow keeps one file per metric: order the points by step so they read as one run.
-        merged.sort(key=lambda record: record.step if isinstance(record, MetricRecord) and record.step is not None else 0)
+        order_merged_records(merged)
         format_name = merged_format(format_names)
     if sink is not None and merged:
         sink(merged)

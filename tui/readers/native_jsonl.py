@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tui.readers.bulk_columns import native_jsonl_records
 from tui.readers.parser_base import LineParser
 from tui.readers.values import COUNT_LIMIT, JSON_ERRORS, as_count, to_float
 from tui.model.records import (AckRecord, CheckpointRecord, DatasetSizeRecord, DecodeRecord, MetricRecord,
@@ -26,8 +27,19 @@ class NativeJsonlParser(LineParser):
         self.skipped_lines = 0
 
     def parse_lines(self, lines: list[str]) -> list[Record]:
-        records: list[Record] = []
         bad_before = self.skipped_lines
+        records = self.records_of_lines(lines)
+        if self.skipped_lines > bad_before:
+            records.append(ReaderNotice(f"skipped {self.skipped_lines - bad_before} line(s) that are not trainwatch events"))
+        return records
+
+    def parse_bulk(self, data: bytes) -> list[Record] | None:
+        """Complete lines of a big read in columns (readers/bulk_columns.py); None: read them as lines."""
+        return native_jsonl_records(data, self)
+
+    def records_of_lines(self, lines: list[str]) -> list[Record]:
+        """The records of ``lines``; bad lines are counted in ``skipped_lines``, with no notice."""
+        records: list[Record] = []
         for event in self._events_of(lines):
             if type(event) is dict and event.get("event") == "metrics":
                 metric = _metrics_record(event)  # nine lines in ten: kept on a short path
@@ -40,8 +52,6 @@ class NativeJsonlParser(LineParser):
                 self.skipped_lines += 1
             else:
                 records.extend(record)
-        if self.skipped_lines > bad_before:
-            records.append(ReaderNotice(f"skipped {self.skipped_lines - bad_before} line(s) that are not trainwatch events"))
         return records
 
     def _events_of(self, lines: list[str]) -> list[Any]:

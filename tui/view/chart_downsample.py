@@ -14,6 +14,8 @@ import weakref
 from tui.model.series import Series
 
 MAX_BUCKETS = 1024
+# A curve first drawn with this many points is folded in numpy at once (a history read whole).
+BULK_FOLD_POINTS = 20_000
 
 # Series -> {(unit, weight): DisplayCurve}; entries go with their series (a reset drops them).
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -41,6 +43,9 @@ class DisplayCurve:
         self.open_count, self.open_x, self.open_low, self.open_high, self.open_end = 0, 0.0, math.inf, -math.inf, 0.0
 
     def update(self, series: Series) -> None:
+        if len(series.values) - self.consumed >= BULK_FOLD_POINTS and self.consumed == 0:
+            self._fold_all(series)
+            return
         values = series.values
         places = series.steps if self.unit == "step" else series.epochs if self.unit == "epoch" else None
         weight, isfinite = self.weight, math.isfinite
@@ -61,6 +66,49 @@ class DisplayCurve:
             if self.open_count >= self.bucket_size:
                 self._close_bucket()
         self.consumed = len(values)
+
+    def _fold_all(self, series: Series) -> None:
+        """``update`` from nothing over a long series, in numpy: the same buckets (2^k finite points
+        each, the smallest k that keeps them under MAX_BUCKETS) and the same debiased EMA (polars'
+        adjusted exponential mean is TensorBoard's debiased one), equal to the point-by-point fold
+        up to rounding in the last digits."""
+        import numpy as np
+
+        values, steps, epochs = series.arrays()
+        finite = np.isfinite(values)
+        places = (steps if self.unit == "step" else epochs if self.unit == "epoch" else None)
+        kept = values[finite]
+        count = len(kept)
+        self.consumed, self.count = len(values), count
+        if not count:
+            return
+        xs = places[finite] if places is not None else np.arange(count, dtype="float64")
+        weight = self.weight
+        if weight > 0:
+            import polars as pl
+
+            smoothed = pl.Series(kept).ewm_mean(alpha=1 - weight, adjust=True).to_numpy()
+            # The fold goes on from the biased EMA: debiased * (1 - w^n).
+            self.ema = float(smoothed[-1]) * (1 - weight ** count)
+        else:
+            smoothed = kept
+            self.ema = float(kept[-1])
+        size = 1
+        while count // size >= MAX_BUCKETS:
+            size *= 2
+        closed = count // size
+        self.bucket_size = size
+        shaped = kept[:closed * size].reshape(closed, size)
+        self.xs = xs[size - 1:closed * size:size].tolist()
+        self.lows = shaped.min(axis=1).tolist()
+        self.highs = shaped.max(axis=1).tolist()
+        self.ends = smoothed[size - 1:closed * size:size].tolist()
+        rest = count - closed * size
+        self._reset_open()
+        if rest:
+            tail = kept[closed * size:]
+            self.open_count, self.open_x = rest, float(xs[-1])
+            self.open_low, self.open_high, self.open_end = float(tail.min()), float(tail.max()), float(smoothed[-1])
 
     def _close_bucket(self) -> None:
         self.xs.append(self.open_x)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from tui.diagnosis.engine import DiagnosisEngine
 from tui.diagnosis.finding import Finding
 from tui.follow.stream_decoder import FollowBatch
+from tui.model.metric_columns import MetricColumns
 from tui.model.records import MetricRecord, RunStartRecord
 from tui.model.run_model import RunModel
 
@@ -68,7 +69,12 @@ class LiveRun:
         for record in batch.records:
             if type(record) is RunStartRecord:
                 self._read_totals(record.config)
-        timed = [record for record in batch.records if type(record) is MetricRecord]
+        timed = []
+        for record in batch.records:
+            if type(record) is MetricRecord:
+                timed.append(record)
+            elif type(record) is MetricColumns:  # a history read in bulk: its first and newest rows tell
+                timed.extend(record.record(row) for row in record.timing_rows(_RATE_WINDOW))
         if len(timed) > _RATE_WINDOW + 1:
             # Speed comes from the newest marks and elapsed time from the first: a batch of a
             # million history records needs only those.
