@@ -372,6 +372,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"trainwatch benchmark on {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{platform.platform()}")
+    # Bytecode as an installed program has it: this environment may set PYTHONDONTWRITEBYTECODE,
+    # and every process would then compile trainwatch's modules from source at each start.
+    subprocess.run([PYTHON, "-m", "compileall", "-q", os.path.join(REPO, "tui"), os.path.join(REPO, "trainers")],
+                   check=True, stdout=subprocess.DEVNULL)
     made = time.perf_counter()
     paths = make_data(args.data)
     print(f"data in {args.data} ({time.perf_counter() - made:.0f} s to make or find): "

@@ -207,13 +207,20 @@ def _native_records(pl, lines, table, names: list[str], parser, others: dict[int
         rows = np.flatnonzero(metric_rows & (pattern == value))
         if value == 0:
             continue  # no numbers in "metrics": no record, as the line parser gives none
+        held = [names[bit] for bit in range(len(names)) if value >> bit & 1]
+        if len(held) == 1:
+            # One number: it is the record's first name (its kind) whatever nulls are written before it.
+            shape_of_row[rows] = len(shapes)
+            shapes.append(tuple(held))
+            continue
         first_line = lines[int(rows[0])]
         order = _metric_order(first_line)
         if order is None:
             odd[rows] = True
             continue
         keys, prefix = order
-        held = [names[bit] for bit in range(len(names)) if value >> bit & 1]
+        # The names in the order the pattern's first line writes them: the order new series are made
+        # in. (Only the first name is checked on every line: it is the record's kind.)
         shape = tuple(name for name in keys if name in held)
         if set(shape) != set(held) or not prefix:
             odd[rows] = True
