@@ -203,7 +203,8 @@ class RunModel:
         """The rows of ``block`` exactly as if each were applied as its MetricRecord: runs of rows
         whose counters simply go forward are placed as columns; any other row (and every row while
         validation rows are held back) goes through _apply_metrics."""
-        rows, row, window = len(block), 0, FIRST_COLUMN_WINDOW
+        rows, row = len(block), 0
+        window = rows  # most logs: every row simple, one window; after an odd row, small ones growing
         kind_names = sorted({shape[0] for shape in block.shapes})
         kind_of_shape = _numpy().array([kind_names.index(shape[0]) for shape in block.shapes], dtype="int32")
         while row < rows:
