@@ -328,3 +328,83 @@ def test_a_long_curve_is_bucketed_at_once_as_point_by_point(monkeypatch):
             ours, theirs = at_once.buckets(), one_by_one.buckets()
             assert ours[:3] == theirs[:3] and at_once.bucket_size == one_by_one.bucket_size
             assert np.allclose(ours[3], theirs[3], rtol=1e-12) and math.isclose(at_once.ema, one_by_one.ema, rel_tol=1e-9)
+
+
+TENSORBOARD_WRITER = r"""
+import sys
+import numpy as np
+from torch.utils.tensorboard import SummaryWriter
+writer = SummaryWriter(sys.argv[1])
+for step in range(30_000):
+    writer.add_scalar("loss", 1 / (step + 1), step)  # step 0 is written without its step field
+    if step % 100 == 0:
+        writer.add_scalar("lr", 0.1 if step < 15_000 else 0.01, step)
+        writer.add_scalar("new_style/acc", step / 30_000, step, new_style=True)  # a tensor scalar: read one by one
+    if step % 5_000 == 0:
+        writer.add_scalars("pair", {"a": 1.0, "b": 2.0}, step)
+        writer.add_histogram("weights", np.arange(100) / (step + 1), step)
+        writer.add_text("note", "a text summary", step)
+for step in range(20_000, 22_000):  # a restart: the counter goes back
+    writer.add_scalar("loss", 2 / (step + 1), step)
+writer.add_scalar("loss", 0.5, 2 ** 40)
+writer.close()
+"""
+
+
+def test_a_real_tensorboard_file_reads_the_same_in_bulk_corrupt_or_not(tmp_path, monkeypatch):
+    """torch's SummaryWriter in a separate process: scalars (step 0 without a step field), tensor
+    scalars, histograms, texts, several values per event, a restart; then the same file with a
+    payload corrupted and with a record's length corrupted near the end. Decoded in numpy or one
+    event at a time: the same model, the same notices."""
+    run = tmp_path / "run"
+    subprocess.run([sys.executable, "-c", TENSORBOARD_WRITER, str(run)], check=True, timeout=300)
+    [event_file] = [path for path in run.iterdir() if "tfevents" in path.name]
+    data = event_file.read_bytes()
+    corrupt_payload = bytearray(data)
+    corrupt_payload[len(data) // 2] ^= 0xFF
+    corrupt_length = bytearray(data)
+    corrupt_length[len(data) - 300] ^= 0x01
+    for name, content in (("plain", data), ("payload", bytes(corrupt_payload)), ("length", bytes(corrupt_length))):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / event_file.name).write_bytes(content)
+        monkeypatch.setattr("tui.readers.tensorboard_events.BULK_MIN_EVENTS", 1 << 60)
+        one_by_one = read_whole_run(str(folder))
+        monkeypatch.setattr("tui.readers.tensorboard_events.BULK_MIN_EVENTS", 20_000)
+        in_bulk = read_whole_run(str(folder))
+        assert_same(model_state(in_bulk), model_state(one_by_one), name)
+        assert len(in_bulk.segments) == 2
+        kept = {"plain": 30_000, "payload": 29_999, "length": 30_000}[name]  # the corrupt record is dropped
+        assert len(in_bulk.segments[0].series["loss"]) == kept
+        assert any("corrupt" in notice for notice in in_bulk.notices) == (name != "plain")
+
+
+def test_split_folders_read_in_bulk_name_their_tags_as_one_by_one(tmp_path, monkeypatch):
+    """Keras's layout (train/ and validation/ beside each other, epoch_ tags), big enough for bulk."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    for split in ("train", "validation"):
+        writer = EventFileWriter(str(tmp_path / split))
+        for step in range(25_000):
+            values = [Summary.Value(tag="epoch_loss", simple_value=1 / (step + 1))]
+            if step % 50 == 0:
+                values = [Summary.Value(tag="evaluation_loss_vs_iterations", simple_value=0.3)]
+            writer.add_event(Event(step=step, wall_time=1000.0 + step, summary=Summary(value=values)))
+        writer.close()
+    monkeypatch.setattr("tui.readers.tensorboard_events.BULK_MIN_EVENTS", 1 << 60)
+    one_by_one = read_whole_run(str(tmp_path))
+    monkeypatch.setattr("tui.readers.tensorboard_events.BULK_MIN_EVENTS", 20_000)
+    in_bulk = read_whole_run(str(tmp_path))
+    assert_same(model_state(in_bulk), model_state(one_by_one))
+    assert {"loss", "val_loss"} <= set(in_bulk.segments[0].series)
+
+
+def test_crc32c_of_many_rows_is_google_crc32c():
+    from tui.readers.crc32c import masked_crc32c, masked_crc32c_rows
+
+    rng = np.random.default_rng(0)
+    for length in (1, 8, 37, 200):
+        rows = rng.integers(0, 256, (500, length), dtype=np.uint8)
+        assert masked_crc32c_rows(rows).tolist() == [masked_crc32c(row.tobytes()) for row in rows]

@@ -235,8 +235,14 @@ def _native_records(pl, lines, table, names: list[str], parser, others: dict[int
     values = {name: metrics[name].to_numpy().astype("float64") for name in names} if metrics is not None else {}
     epochs = table["epoch"].to_numpy().astype("float64")
     stamps = table["time"].to_numpy().astype("float64")
-    return _blocks_and_odd_records(lines, shapes, shape_of_row, values, steps, epochs, stamps, None, odd,
-                                   parser.records_of_lines, parser, others)
+    skipped_before = parser.skipped_lines
+    records = blocks_and_odd_records(shapes, shape_of_row, values, steps, epochs, stamps, None, odd,
+                                     lambda row: parser.records_of_lines([lines[row]]),
+                                     {row: (lambda taken=taken: parser.records_of_lines(taken)) for row, taken in others.items()})
+    if parser.skipped_lines > skipped_before:
+        records.append(ReaderNotice(f"skipped {parser.skipped_lines - skipped_before} line(s) that are not "
+                                    "trainwatch events"))
+    return records
 
 
 def _contains(lines, text: str, rows, row_count: int):
@@ -268,19 +274,18 @@ def _metric_order(line: str) -> tuple[list[str], str] | None:
     return keys, line[written.start():end + len(json.dumps(first))]
 
 
-def _blocks_and_odd_records(lines, shapes, shape_of_row, values, steps, epochs, stamps, roles, odd,
-                            read_lines, parser, others: dict[int, list[str]]) -> list[Record]:
-    """MetricColumns blocks of the metric rows, cut where an odd row's own records come in between
-    (read by ``read_lines`` from the row's line) and where other lines stand before a row, then the
-    parser's notice of skipped lines."""
+def blocks_and_odd_records(shapes, shape_of_row, values, steps, epochs, stamps, roles, odd, read_row,
+                           before_row: dict) -> list[Record]:
+    """MetricColumns blocks of the rows with a shape (``shape_of_row`` >= 0), cut where an odd row's
+    own records (``read_row(row)``) or other records (``before_row[row]()``, before that row, or
+    at the end under len(rows)) come in between."""
     import numpy as np
 
     records: list[Record] = []
-    skipped_before = parser.skipped_lines
     odd_rows = set(np.flatnonzero(odd).tolist())
     kept = shape_of_row >= 0
     start = 0
-    for row in sorted(odd_rows | set(others) | {len(shape_of_row)}):
+    for row in sorted(odd_rows | set(before_row) | {len(shape_of_row)}):
         if row > start:
             if kept[start:row].all():
                 block_rows = slice(start, row)  # views, no copies: the common case
@@ -290,16 +295,13 @@ def _blocks_and_odd_records(lines, shapes, shape_of_row, values, steps, epochs, 
                 records.append(MetricColumns(shapes, shape_of_row[block_rows],
                                              {name: column[block_rows] for name, column in values.items()},
                                              steps[block_rows], epochs[block_rows], stamps[block_rows], roles))
-        if row in others:
-            records.extend(read_lines(others[row]))
+        if row in before_row:
+            records.extend(before_row[row]())
         if row in odd_rows:
-            records.extend(read_lines([lines[row]]))
+            records.extend(read_row(row))
             start = row + 1
         else:
             start = row
-    if parser.skipped_lines > skipped_before:
-        records.append(ReaderNotice(f"skipped {parser.skipped_lines - skipped_before} line(s) that are not "
-                                    "trainwatch events"))
     return records
 
 
@@ -419,3 +421,76 @@ def _csv_blocks(parser, header: list[str], columns: dict, present: dict, row_cou
         parser.skipped_rows += skipped
         records.append(ReaderNotice(f"skipped {skipped} CSV row(s) without numbers"))
     return records
+
+
+# --- TensorBoard event files ------------------------------------------------------------------
+
+# The Event a scalar summary writer makes (torch's SummaryWriter, TF1's simple_value): wall_time
+# (field 1, fixed64), step (field 2, varint; left out when 0), summary (field 5) holding one Value
+# whose tag (field 1) is under 128 bytes and whose simple_value (field 2) is a float32.
+_WALL_TIME_KEY, _STEP_KEY, _SUMMARY_KEY, _VALUE_KEY, _TAG_KEY, _SIMPLE_VALUE_KEY = 0x09, 0x10, 0x2A, 0x0A, 0x0A, 0x15
+
+
+def tensorboard_scalar_columns(buffer: bytes, starts, ends):
+    """For payloads ``buffer[starts[i]:ends[i]]`` (numpy int64 arrays): (tag of each payload or -1,
+    tags, values, steps, wall times), read in numpy for every payload of the plain scalar shape
+    above; -1 for the others (read one by one by the caller)."""
+    import numpy as np
+
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    count = len(starts)
+    limit = len(data)
+
+    def byte_at(positions):
+        return data[np.minimum(positions, limit - 1)]
+
+    plain = (ends - starts >= 9 + 2 + 2 + 2 + 5) & (byte_at(starts) == _WALL_TIME_KEY)
+    wall_index = starts[:, None] + 1 + np.arange(8)
+    walls = data[np.minimum(wall_index, limit - 1)].copy().view("<f8").reshape(count)
+    at = starts + 9
+    has_step = byte_at(at) == _STEP_KEY
+    step_bytes = data[np.minimum(at[:, None] + 1 + np.arange(10), limit - 1)].astype(np.uint64)
+    ends_here = (step_bytes & 0x80) == 0
+    step_length = np.argmax(ends_here, axis=1) + 1
+    plain &= ~has_step | ends_here.any(axis=1)
+    weights = (np.arange(10) < step_length[:, None])
+    steps = ((step_bytes & np.uint64(0x7F)) << (np.uint64(7) * np.arange(10, dtype=np.uint64)))
+    steps = np.where(weights, steps, np.uint64(0)).sum(axis=1, dtype=np.uint64)
+    steps = np.where(has_step, steps.view(np.int64), 0)
+    at = np.where(has_step, at + 1 + step_length, at)
+    # summary: key, a one- or two-byte length, running exactly to the payload's end
+    plain &= byte_at(at) == _SUMMARY_KEY
+    first, second = byte_at(at + 1).astype(np.int64), byte_at(at + 2).astype(np.int64)
+    two = first >= 0x80
+    plain &= ~two | (second < 0x80)
+    summary_length = np.where(two, (first & 0x7F) | (second << 7), first)
+    at = at + 2 + two
+    plain &= at + summary_length == ends
+    # one Value: key, a one-byte length, running to the summary's end
+    plain &= (byte_at(at) == _VALUE_KEY) & (byte_at(at + 1) < 0x80)
+    value_length = byte_at(at + 1).astype(np.int64)
+    at = at + 2
+    plain &= at + value_length == ends
+    # its tag, then its simple_value, and nothing else
+    tag_length = byte_at(at + 1).astype(np.int64)
+    plain &= (byte_at(at) == _TAG_KEY) & (tag_length < 0x80) & (tag_length > 0)
+    value_at = at + 2 + tag_length
+    plain &= (byte_at(value_at) == _SIMPLE_VALUE_KEY) & (value_at + 5 == ends)
+    rows = np.flatnonzero(plain)
+    tag_of = np.full(count, -1, dtype=np.int64)
+    if not len(rows):
+        return tag_of, [], np.empty(count), steps.astype("float64"), walls
+    widest = int(tag_length[rows].max())
+    tag_index = (at[rows] + 2)[:, None] + np.arange(widest)
+    padded = np.where(np.arange(widest) < tag_length[rows][:, None], data[np.minimum(tag_index, limit - 1)], 0)
+    # The length goes in with the bytes: a tag that ends in NUL bytes is another tag.
+    keyed = np.concatenate([tag_length[rows][:, None].astype(np.uint8), padded.astype(np.uint8)], axis=1)
+    unique, inverse = np.unique(np.ascontiguousarray(keyed).view(f"V{widest + 1}").ravel(), return_inverse=True)
+    tags = []
+    for key in unique:
+        raw = bytes(key)
+        tags.append(raw[1:1 + raw[0]].decode("utf-8", errors="replace"))
+    tag_of[rows] = inverse.ravel()
+    value_index = (value_at + 1)[:, None] + np.arange(4)
+    values = data[np.minimum(value_index, limit - 1)].copy().view("<f4").reshape(count).astype("float64")
+    return tag_of, tags, values, steps.astype("float64"), walls
