@@ -431,6 +431,18 @@ def _csv_blocks(parser, header: list[str], columns: dict, present: dict, row_cou
 _WALL_TIME_KEY, _STEP_KEY, _SUMMARY_KEY, _VALUE_KEY, _TAG_KEY, _SIMPLE_VALUE_KEY = 0x09, 0x10, 0x2A, 0x0A, 0x0A, 0x15
 
 
+def gather_bytes(data, starts, width: int):
+    """The ``width`` bytes from each of ``starts`` in ``data`` (a uint8 array) as an n x width
+    matrix, one column at a time: no n x width index matrix (8 bytes per byte gathered) is made."""
+    import numpy as np
+
+    rows = np.empty((len(starts), width), dtype=np.uint8)
+    last = len(data) - 1
+    for column in range(width):
+        rows[:, column] = data[np.minimum(starts + column, last)]
+    return rows
+
+
 def tensorboard_scalar_columns(buffer: bytes, starts, ends):
     """For payloads ``buffer[starts[i]:ends[i]]`` (numpy int64 arrays): (tag of each payload or -1,
     tags, values, steps, wall times), read in numpy for every payload of the plain scalar shape
@@ -445,11 +457,10 @@ def tensorboard_scalar_columns(buffer: bytes, starts, ends):
         return data[np.minimum(positions, limit - 1)]
 
     plain = (ends - starts >= 9 + 2 + 2 + 2 + 5) & (byte_at(starts) == _WALL_TIME_KEY)
-    wall_index = starts[:, None] + 1 + np.arange(8)
-    walls = data[np.minimum(wall_index, limit - 1)].copy().view("<f8").reshape(count)
+    walls = gather_bytes(data, starts + 1, 8).view("<f8").reshape(count)
     at = starts + 9
     has_step = byte_at(at) == _STEP_KEY
-    step_bytes = data[np.minimum(at[:, None] + 1 + np.arange(10), limit - 1)].astype(np.uint64)
+    step_bytes = gather_bytes(data, at + 1, 10).astype(np.uint64)
     ends_here = (step_bytes & 0x80) == 0
     step_length = np.argmax(ends_here, axis=1) + 1
     plain &= ~has_step | ends_here.any(axis=1)
@@ -481,8 +492,7 @@ def tensorboard_scalar_columns(buffer: bytes, starts, ends):
     if not len(rows):
         return tag_of, [], np.empty(count), steps.astype("float64"), walls
     widest = int(tag_length[rows].max())
-    tag_index = (at[rows] + 2)[:, None] + np.arange(widest)
-    padded = np.where(np.arange(widest) < tag_length[rows][:, None], data[np.minimum(tag_index, limit - 1)], 0)
+    padded = np.where(np.arange(widest) < tag_length[rows][:, None], gather_bytes(data, at[rows] + 2, widest), 0)
     # The length goes in with the bytes: a tag that ends in NUL bytes is another tag.
     keyed = np.concatenate([tag_length[rows][:, None].astype(np.uint8), padded.astype(np.uint8)], axis=1)
     unique, inverse = np.unique(np.ascontiguousarray(keyed).view(f"V{widest + 1}").ravel(), return_inverse=True)
@@ -491,6 +501,5 @@ def tensorboard_scalar_columns(buffer: bytes, starts, ends):
         raw = bytes(key)
         tags.append(raw[1:1 + raw[0]].decode("utf-8", errors="replace"))
     tag_of[rows] = inverse.ravel()
-    value_index = (value_at + 1)[:, None] + np.arange(4)
-    values = data[np.minimum(value_index, limit - 1)].copy().view("<f4").reshape(count).astype("float64")
+    values = gather_bytes(data, value_at + 1, 4).view("<f4").reshape(count).astype("float64")
     return tag_of, tags, values, steps.astype("float64"), walls
