@@ -60,11 +60,12 @@ def run_check(args: argparse.Namespace) -> int:
     from tui.commands.check_report import diagnose_target, print_table, report_document, write_json
     from tui.diagnosis.config import ConfigError, load_thresholds
     from tui.readers import UnreadableLog
+    from tui.ssh.ssh_connection import SshError
 
     try:
         thresholds = load_thresholds(args.config)
         model, findings = diagnose_target(args.target, thresholds)
-    except (UnreadableLog, ConfigError) as error:
+    except (UnreadableLog, ConfigError, SshError) as error:
         print(f"trainwatch: {error}", file=sys.stderr)
         return 2
     if not model.series_names() and not model.decode_count:

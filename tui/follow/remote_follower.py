@@ -218,6 +218,34 @@ class RemoteFollower:
             self._end_stream()
             self.connection.close()
 
+    def read_history(self) -> list:
+        """Every record the remote target holds now, then the connection closed: what `check
+        host:PATH` diagnoses. One stream round to the first sync (no retries: an ssh failure is
+        raised, SshError or UnreadableLog), then each log's reader finished as a local whole read
+        finishes it (an unterminated last line counts, an incomplete record is said), and the
+        files' records ordered by step when there are several, as `read_target` does."""
+        records: list = []
+        try:
+            while True:
+                self.resolve()
+                for batch in self._stream(announce_reconnect=False):
+                    records.extend(batch.records)
+                    if self.synced_once:
+                        break
+                if not self._restart_wanted:
+                    break
+                self._restart_wanted = False  # a file turned out to be rewritten whole: stream it so
+            for file in self.log_files:
+                reader = file.decoder.reader
+                if reader is not None and not reader.rewrites_whole:
+                    records.extend(reader.finish())
+        finally:
+            self._end_stream()
+            self.connection.close()
+        if len(self.log_files) > 1:
+            order_merged_records(records)
+        return records
+
     def _stream(self, announce_reconnect: bool) -> Iterator[FollowBatch]:
         files = self.files or []
         self._end_stream()

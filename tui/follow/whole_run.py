@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import os
 
+from tui.follow.remote_follower import RemoteFollower
 from tui.follow.target_follower import PRINTED_METRICS_NOTICE
 from tui.model.run_model import RunModel
 from tui.readers import UnreadableLog, read_target
 from tui.runs.run_record import OUTPUT_FILE_NAMES, is_run_dir
+from tui.ssh.remote_target import parse_remote_target
 
 
 def read_whole_run(target: str) -> RunModel:
-    """Every record of ``target``; raises UnreadableLog (and OSError) as read_target does."""
+    """Every record of ``target``; raises UnreadableLog (and OSError) as read_target does. A
+    ``host:PATH`` target is read over ssh, through the stream that follows it (SshError too)."""
+    remote = parse_remote_target(target)
+    if remote is not None:
+        return _read_remote_run(remote)
     model = RunModel()
     contents = read_target(target, sink=model.apply)
     model.source, model.format_name = contents.source, contents.format_name
     _read_printed_output(target, model)
+    return model
+
+
+def _read_remote_run(remote) -> RunModel:
+    follower = RemoteFollower(remote)
+    records = follower.read_history()
+    model = RunModel()
+    model.apply(records)
+    model.source, model.format_name = follower.source, follower.format_name
     return model
 
 

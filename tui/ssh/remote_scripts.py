@@ -54,8 +54,9 @@ class StreamedFile:
 
 # One line per event, "@TW <file number> <what> [args]", data following its header:
 #   ino N | replaced N | missing | denied | truncated | data OFFSET LENGTH + bytes | whole LENGTH + bytes
-# and "@TW 0 sync" at the end of a round that sent something (or every 8 rounds: the heartbeat,
-# at most 8 s apart).
+# and "@TW 0 sync" at the end of a round that sent something and caught up with every file (or
+# every 8 quiet rounds: the heartbeat, at most 8 s apart); a round that sent a file's next chunk
+# only says nothing more (its data is the sign of life).
 # A file that shrinks between the size check and the read is padded with NULs to the announced
 # length, so the framing holds; the next round then reports it truncated.
 _STREAM_BODY = r'''
@@ -129,7 +130,9 @@ while :; do
     tw_i=$((tw_i + 1))
   done
   tw_beat=$((tw_beat + 1))
-  if [ "$tw_out" = 1 ] || [ "$tw_beat" -ge 8 ]; then printf '@TW 0 sync\n'; tw_beat=0; fi
+  # Caught up (no file still cut to a chunk) and something sent, or quiet for 8 rounds: "sync".
+  # While a history is still coming in chunks there is none: its first sync means all of it is here.
+  if [ "$tw_busy" = 0 ] && { [ "$tw_out" = 1 ] || [ "$tw_beat" -ge 8 ]; }; then printf '@TW 0 sync\n'; tw_beat=0; fi
   # Quick rounds while the files move; after 8 quiet ones, one a second (each round forks ls and sleep).
   if [ "$tw_out" = 1 ]; then tw_quiet=0; else tw_quiet=$((tw_quiet + 1)); fi
   if [ "$tw_busy" = 1 ]; then :
