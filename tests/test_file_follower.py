@@ -154,3 +154,20 @@ def test_rotation_reads_all_that_is_left_of_a_big_old_file(tmp_path, monkeypatch
     epochs = [r.epoch for r in first.records + rest.records if isinstance(r, MetricRecord)]
     assert epochs == [float(e) for e in range(rows)]
     assert any("replaced by a new file" in notice for notice in rest.notices)
+
+
+def test_a_file_rewritten_in_place_to_its_old_size_is_noticed(tmp_path):
+    """Same size, other first bytes, a later mtime: read again from the start, said as truncated."""
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,loss\n0,1.0\n1,0.9\n")
+    follower = FileFollower(str(path))
+    first = follower.read_new()
+    assert [r.values["loss"] for r in first.records if isinstance(r, MetricRecord)] == [1.0, 0.9]
+    assert not follower.read_new().records  # nothing new: the same size, nothing moved
+    before = os.stat(path).st_mtime_ns
+    path.write_text("epoch,loss\n0,2.0\n1,1.9\n")  # exactly as long
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+    again = follower.read_new()
+    assert any("truncated" in notice for notice in again.notices)
+    assert [r.values["loss"] for r in again.records if isinstance(r, MetricRecord)] == [2.0, 1.9]
+    follower.close()

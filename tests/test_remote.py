@@ -341,3 +341,57 @@ def test_stream_protocol_survives_a_chatty_shell_and_split_reads():
                                                                       (0, "sync", b"")]
     assert describe_ssh_failure("ssh: connect to host x port 22: Connection timed out", "x").endswith("timed out")
     assert "host key" in describe_ssh_failure("Host key verification failed.", "x")
+
+
+# Numbered records; when the flag file appears, the log is rotated (renamed to .1, a new one opened)
+# and the numbering goes on in the new file.
+ROTATING_WRITER = textwrap.dedent("""
+    import json, os, sys, time
+    path, count, flag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    log, rotated = open(path, "ab", buffering=0), False
+    for step in range(count):
+        if not rotated and os.path.exists(flag):
+            log.close()
+            os.rename(path, path + ".1")
+            log, rotated = open(path, "ab", buffering=0), True
+        log.write(json.dumps({"event": "metrics", "step": step, "metrics": {"loss": 1.0 / (step + 1)}}).encode() + b"\\n")
+        time.sleep(1 / 150)
+    log.close()
+""")
+
+
+def test_every_record_once_when_the_log_rotates_while_the_link_is_down(over_ssh, tmp_path):
+    """sshd goes away; while it is gone the writer goes on, then rotates its log. Back, the stream
+    fetches the end of the old file (under its rotated name) before the new one: nothing lost."""
+    path, flag, count = str(tmp_path / "events.jsonl"), str(tmp_path / "rotate-now"), 1200
+    writer = subprocess.Popen([sys.executable, "-c", ROTATING_WRITER, path, str(count), flag])
+    collector = Collector(remote(path))
+    try:
+        wait_for(lambda: len(collector.steps()) > 150, 30, "the first records over ssh")
+        down = threading.Thread(target=over_ssh.restart, kwargs={"down_seconds": 3.0})
+        down.start()
+        time.sleep(1.0)  # records go on into the old file while nothing can fetch them
+        open(flag, "w").close()
+        down.join()
+        writer.wait(timeout=60)
+        wait_for(lambda: len(collector.steps()) >= count, 60, "every record")
+        time.sleep(0.6)
+        assert collector.steps() == list(range(count))
+        assert any("replaced by a new file" in notice for notice in collector.notices)
+    finally:
+        writer.kill()
+        collector.close()
+
+
+def test_a_file_rewritten_in_place_to_its_old_size_is_noticed_over_ssh(over_ssh, tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,loss\n0,1.0\n1,0.9\n")
+    collector = Collector(remote(str(path)))
+    try:
+        wait_for(lambda: len([r for r in collector.records if isinstance(r, MetricRecord)]) >= 2, 30, "the rows")
+        path.write_text("epoch,loss\n0,2.0\n1,1.9\n")  # exactly as long: only its first bytes tell
+        wait_for(lambda: any("truncated" in notice for notice in collector.notices), 30, "the rewrite noticed")
+        wait_for(lambda: [r.values.get("loss") for r in collector.records if isinstance(r, MetricRecord)][-2:]
+                 == [2.0, 1.9], 30, "the rewritten rows")
+    finally:
+        collector.close()

@@ -32,6 +32,7 @@ class FileFollower:
         self._announced_missing = False
         self._lost_file = False  # the followed file went away; the next one found is a replacement
         self._problem: str | None = None  # the last problem told, until the file is read again
+        self._mtime_at_end: int | None = None  # the mtime when we last found the file read to its end
 
     @property
     def format_name(self) -> str:
@@ -98,7 +99,7 @@ class FileFollower:
                 batch.notices.append(file_notice("rotated", self.path))
                 self._open(status, batch)
             return
-        if status.st_size < self.at.offset or self._rewritten_in_place(status.st_size):
+        if status.st_size < self.at.offset or self._rewritten_in_place(status):
             self.decoder.end_of_file(batch, keep_partial_line=False)
             batch.notices.append(file_notice("truncated", self.path))
             self.at.start_over()
@@ -147,10 +148,13 @@ class FileFollower:
         self.decoder.feed(data, batch)
         return batch.more
 
-    def _rewritten_in_place(self, size: int) -> bool:
-        """A file truncated and rewritten past our offset between two looks has other first bytes."""
-        if size == self.at.offset:
-            return False
+    def _rewritten_in_place(self, status: os.stat_result) -> bool:
+        """A file truncated and rewritten past our offset between two looks has other first bytes;
+        so has one rewritten to exactly the size we read, looked at when its mtime moves."""
+        if status.st_size == self.at.offset:
+            moved, self._mtime_at_end = status.st_mtime_ns != self._mtime_at_end, status.st_mtime_ns
+            if not moved:
+                return False
         return self.at.rewritten(os.pread(self._handle.fileno(), len(self.at.head), 0))
 
     def _end_file(self, batch: FollowBatch, keep_partial_line: bool) -> None:

@@ -54,6 +54,7 @@ class StreamedFile:
 
 # One line per event, "@TW <file number> <what> [args]", data following its header:
 #   ino N | replaced N | missing | denied | truncated | data OFFSET LENGTH + bytes | whole LENGTH + bytes
+# (a "replaced" may come after a last "data" from the old file, read under its rotated name)
 # and "@TW 0 sync" at the end of a round that sent something and caught up with every file (or
 # every 8 quiet rounds: the heartbeat, at most 8 s apart); a round that sent a file's next chunk
 # only says nothing more (its data is the sign of life).
@@ -63,6 +64,22 @@ _STREAM_BODY = r'''
 nl='
 '
 tw_head() { head -c "$1" -- "$tw_p" 2>/dev/null | od -An -tx1 | tr -d ' \n'; }
+# A rotated file (a new inode at the path): the old one's bytes past our offset, written before the
+# rename and maybe while the connection was down, are sent from its new name beside the path
+# (train.log.1), found by its inode, before the new file is read from its start.
+tw_rest_of_old() {
+  for tw_c in "${tw_p%/*}"/*; do
+    [ "$tw_c" = "$tw_p" ] && continue
+    set -f; set -- $(ls -dLin -- "$tw_c" 2>/dev/null); set +f
+    if [ "${1:-}" = "$tw_k" ] && [ "${6:-0}" -gt "$tw_o" ]; then
+      tw_len=$(($6 - tw_o))
+      printf '@TW %s data %s %s\n' "$tw_i" "$tw_o" "$tw_len"
+      { tail -c +$((tw_o + 1)) -- "$tw_c" 2>/dev/null | head -c "$tw_len"
+        dd if=/dev/zero bs=65536 count=$(((tw_len + 65535) / 65536)) 2>/dev/null; } | head -c "$tw_len"
+      return
+    fi
+  done
+}
 tw_beat=0 tw_quiet=0
 while :; do
   tw_all=$(tw_list)
@@ -91,6 +108,7 @@ while :; do
       if [ "$tw_k" != "$tw_ino" ]; then
         if [ "$tw_k" = - ]; then printf '@TW %s ino %s\n' "$tw_i" "$tw_ino"
         else
+          [ "$tw_w" = whole ] || tw_rest_of_old
           printf '@TW %s replaced %s\n' "$tw_i" "$tw_ino"
           tw_o=0 tw_f=
           [ "$tw_w" = whole ] && tw_o=-
@@ -111,6 +129,8 @@ while :; do
         if [ "$tw_size" -lt "$tw_o" ]; then tw_cut=1
         elif [ "$tw_size" -gt "$tw_o" ] && [ "$tw_o" -gt 0 ] && [ -n "$tw_f" ] \
             && [ "$(tw_head $((${#tw_f} / 2)))" != "$tw_f" ]; then tw_cut=1
+        elif [ "$tw_size" -eq "$tw_o" ] && [ "$tw_o" -gt 0 ] && [ -n "$tw_f" ] && [ $((tw_quiet % 4)) = 3 ] \
+            && [ "$(tw_head $((${#tw_f} / 2)))" != "$tw_f" ]; then tw_cut=1  # rewritten to its old size
         fi
         if [ "$tw_cut" = 1 ]; then printf '@TW %s truncated\n' "$tw_i"; tw_o=0 tw_f= tw_out=1; fi
         if [ "$tw_size" -gt "$tw_o" ]; then
