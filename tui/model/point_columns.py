@@ -21,16 +21,11 @@ def _numpy():
     return numpy
 
 
-class StrideColumn:
-    """Floats (steps) of the form ``start + stride * index`` until one does not fit, then an array
-    of doubles. NaN (no step) fits no stride."""
+class _PointColumn:
+    """What both columns answer like an array: len, iteration, an index (negative too) or a slice.
+    ``_dense`` is the plain array once there is one; until then ``_value_at`` computes a point."""
 
-    __slots__ = ("_start", "_stride", "_count", "_dense")
-
-    def __init__(self) -> None:
-        self._start = self._stride = NAN
-        self._count = 0
-        self._dense: array | None = None
+    __slots__ = ("_count", "_dense")
 
     def __len__(self) -> int:
         return self._count if self._dense is None else len(self._dense)
@@ -47,6 +42,27 @@ class StrideColumn:
             index += self._count
         if not 0 <= index < self._count:
             raise IndexError("point index out of range")
+        return self._value_at(index)
+
+    def _value_at(self, index: int) -> float:
+        raise NotImplementedError
+
+    def to_numpy(self):
+        raise NotImplementedError
+
+
+class StrideColumn(_PointColumn):
+    """Floats (steps) of the form ``start + stride * index`` until one does not fit, then an array
+    of doubles. NaN (no step) fits no stride."""
+
+    __slots__ = ("_start", "_stride")
+
+    def __init__(self) -> None:
+        self._start = self._stride = NAN
+        self._count = 0
+        self._dense: array | None = None
+
+    def _value_at(self, index: int) -> float:
         return self._start if index == 0 else self._start + self._stride * index
 
     def _fits(self, value: float) -> bool:
@@ -107,14 +123,14 @@ class StrideColumn:
         return 0 if self._dense is None else self._dense.itemsize * len(self._dense)
 
 
-class PiecewiseColumn:
+class PiecewiseColumn(_PointColumn):
     """Float32 values (epochs) kept as straight pieces: from a point on, ``start + slope * k`` rounds
     to the value written k points later. An integer epoch is a flat piece per epoch; an epoch
     logged as step / steps_per_epoch is one sloped piece. Past one piece in six points, a plain
     float32 array is the smaller, and the column becomes one. Float32 is exact for whole epochs
     and to 7 digits for fractional ones: values read back exactly as a float32 array gives them."""
 
-    __slots__ = ("_at", "_starts", "_slopes", "_count", "_dense")
+    __slots__ = ("_at", "_starts", "_slopes")
 
     def __init__(self) -> None:
         self._at = array("q")  # the index where each piece begins
@@ -123,21 +139,7 @@ class PiecewiseColumn:
         self._count = 0
         self._dense: array | None = None
 
-    def __len__(self) -> int:
-        return self._count if self._dense is None else len(self._dense)
-
-    def __iter__(self):
-        return iter(self.to_numpy().tolist())
-
-    def __getitem__(self, index):
-        if self._dense is not None:
-            return self._dense[index]
-        if isinstance(index, slice):
-            return [self[position] for position in range(*index.indices(len(self)))]
-        if index < 0:
-            index += self._count
-        if not 0 <= index < self._count:
-            raise IndexError("point index out of range")
+    def _value_at(self, index: int) -> float:
         piece = bisect_right(self._at, index) - 1
         return _float32(self._value_in(piece, index - self._at[piece]))
 

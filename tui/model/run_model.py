@@ -296,12 +296,7 @@ class RunModel:
         roles, series_of = block.roles, segment.series
         steps, epochs = block.steps[start:end], block.epochs[start:end]
         for name in names:
-            series = series_of.get(name)
-            if series is None:
-                series = series_of[name] = Series(name)
-                role = roles.get(name) if roles else None
-                if role and not series.meta.split:
-                    series.meta = replace(series.meta, split=role)
+            series = series_of.get(name) or _new_series(series_of, name, roles)
             holding = [index for index in present_shapes.tolist() if name in block.shapes[index]]
             rows = np.isin(shape_rows, holding)
             series.extend(block.values[name][start:end][rows], steps[rows], epochs[rows])
@@ -348,10 +343,7 @@ class RunModel:
         for name, value in record.values.items():
             series = series_of.get(name)
             if series is None:
-                series = series_of[name] = Series(name)
-                role = roles.get(name) if roles else None
-                if role and not series.meta.split:
-                    series.meta = replace(series.meta, split=role)
+                series = _new_series(series_of, name, roles)
             series.append(value, step, epoch)
         segment.revision += 1
 
@@ -380,6 +372,15 @@ class RunModel:
                     best_step = int_or_none(series.steps[index])
         return {"points": points, "last": finite_or_none(last), "best": finite_or_none(best),
                 "best_epoch": best_epoch, "best_step": best_step, "goal": goal}
+
+
+def _new_series(series_of: dict[str, Series], name: str, roles: dict[str, str] | None) -> Series:
+    """A segment's new series, with the split the log's layout gives it where its name says none."""
+    series = series_of[name] = Series(name)
+    role = roles.get(name) if roles else None
+    if role and not series.meta.split:
+        series.meta = replace(series.meta, split=role)
+    return series
 
 
 def _numpy():
