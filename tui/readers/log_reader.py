@@ -363,9 +363,9 @@ class TargetContents:
     records: list[Record] = field(default_factory=list)
 
 
-# A single big file is read and handed over in pieces of this size, so a check of a 1M-step log
-# never holds all its records at once.
-READ_PIECE_BYTES = 64 << 20
+# A single big file is read and handed over in pieces of this size: each is parsed (in bulk, where
+# the format allows) and applied before the next, so a check never holds a 1 GB log at once.
+READ_PIECE_BYTES = 16 << 20
 
 
 def order_merged_records(records: list[Record]) -> None:
