@@ -14,7 +14,6 @@ from array import array
 import numpy as np
 import pytest
 
-import tui.readers.bulk_columns as bulk_columns
 import tui.readers.csv_log as csv_log
 import tui.readers.native_jsonl as native_jsonl
 from tui.commands.check_report import diagnose_target, report_document
