@@ -171,3 +171,29 @@ def test_a_file_rewritten_in_place_to_its_old_size_is_noticed(tmp_path):
     assert any("truncated" in notice for notice in again.notices)
     assert [r.values["loss"] for r in again.records if isinstance(r, MetricRecord)] == [2.0, 1.9]
     follower.close()
+
+
+def test_the_read_ahead_takes_a_whole_history_of_several_chunks_once(tmp_path, monkeypatch):
+    """`trainwatch tail` starts the first look before the screen loads: a history of several chunks
+    is read through by it, and the follower's batches then hand each record over exactly once,
+    in order, and go on with what is appended."""
+    monkeypatch.setattr("tui.follow.file_follower.BULK_READ_CHUNK_BYTES", 256 * 1024)
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps({"event": "metrics", "step": step, "metrics": {"loss": 1 / (step + 1)}}) + "\n"
+                            for step in range(40_000)))
+    assert path.stat().st_size > 4 * 256 * 1024
+    follower = TargetFollower(str(path), poll_seconds=0.1)
+    follower.read_ahead()
+    steps: list[int] = []
+    for batch in follower.batches():
+        for record in batch.records:
+            if isinstance(record, MetricRecord):
+                steps.append(record.step)
+            else:  # a block of columns
+                steps.extend(int(step) for step in getattr(record, "steps", []))
+        if len(steps) == 40_000:
+            with open(path, "a") as log:
+                log.write(json.dumps({"event": "metrics", "step": 40_000, "metrics": {"loss": 0.1}}) + "\n")
+        if len(steps) > 40_000:
+            follower.stop()
+    assert steps == list(range(40_001))

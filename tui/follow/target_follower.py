@@ -82,7 +82,7 @@ class TargetFollower:
         self._handle: RunHandle | None = None
         self._checkpoint_looked = time.monotonic()
         self._read_ahead: threading.Thread | None = None
-        self._first_batch: FollowBatch | None = None
+        self._first_batches: list[FollowBatch] = []  # what the read-ahead read, handed out in order
 
     host = None  # followed here; a RemoteFollower names its host
     synced_once = True  # a local file is read through on the first look
@@ -142,17 +142,22 @@ class TargetFollower:
             self._read_ahead.start()
 
     def _read_first(self) -> None:
+        """Looks until the history is read through (a big log comes in several chunks)."""
         try:
-            self._first_batch = self.read_once()
-        except Exception:  # the worker's own first look reads it again and reports what went wrong
-            self._first_batch = None
+            while True:
+                batch = self.read_once()
+                self._first_batches.append(batch)
+                if not batch.more or self._stopped.is_set():
+                    return
+        except Exception:  # the worker's next look reads on from there and reports what went wrong
+            return
 
     def _look(self) -> FollowBatch:
         if self._read_ahead is not None:
             self._read_ahead.join()
-            self._read_ahead, batch, self._first_batch = None, self._first_batch, None
-            if batch is not None:
-                return batch
+            self._read_ahead = None
+        if self._first_batches:
+            return self._first_batches.pop(0)
         return self.read_once()
 
     def batches(self) -> Iterator[FollowBatch]:
