@@ -29,13 +29,6 @@ class MetricColumns:
     def __len__(self) -> int:
         return len(self.shape_of_row)
 
-    def presence(self, name: str):
-        """A boolean numpy column: the rows that hold a value for ``name``."""
-        import numpy as np
-
-        holding = [index for index, shape in enumerate(self.shapes) if name in shape]
-        return np.isin(self.shape_of_row, holding)
-
     def record(self, row: int) -> MetricRecord:
         """Row ``row`` as the record a line reader would have made of it."""
         shape = self.shapes[int(self.shape_of_row[row])]

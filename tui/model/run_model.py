@@ -296,7 +296,9 @@ class RunModel:
         roles, series_of = block.roles, segment.series
         steps, epochs = block.steps[start:end], block.epochs[start:end]
         for name in names:
-            series = series_of.get(name) or _new_series(series_of, name, roles)
+            series = series_of.get(name)
+            if series is None:  # not `or`: a Series with no points is falsy
+                series = _new_series(series_of, name, roles)
             holding = [index for index in present_shapes.tolist() if name in block.shapes[index]]
             rows = np.isin(shape_rows, holding)
             series.extend(block.values[name][start:end][rows], steps[rows], epochs[rows])

@@ -58,6 +58,8 @@ def is_decode_header(line: str) -> bool:
 class CsvLogParser(LineParser):
     """One row, one metric record; empty cells are absent values (Lightning's sparse rows)."""
 
+    reads_in_bulk = True
+
     def __init__(self, source_name: str = "") -> None:
         self.header: list[str] | None = None
         self.header_line = ""

@@ -156,7 +156,7 @@ class LogReader:
     @property
     def reads_in_bulk(self) -> bool:
         """Big reads of this format are parsed into columns (a history loads in one go)."""
-        return hasattr(self.parser, "parse_bulk")
+        return getattr(self.parser, "reads_in_bulk", False)
 
     def feed(self, data: bytes) -> list[Record]:
         return self.feed_with_lines(data)[0]
@@ -168,7 +168,7 @@ class LogReader:
         if isinstance(self.parser, StreamParser):
             return self.parser.feed(data), []
         complete = self._lines.take_complete(data)
-        if len(complete) >= BULK_MIN_BYTES and hasattr(self.parser, "parse_bulk"):
+        if len(complete) >= BULK_MIN_BYTES and self.parser.reads_in_bulk:
             records = self.parser.parse_bulk(complete)
             if records is not None:
                 return self._with_notices(records), []

@@ -22,6 +22,7 @@ def _float_or_none(value: Any) -> float | None:
 
 class NativeJsonlParser(LineParser):
     format_name = "trainwatch_jsonl"
+    reads_in_bulk = True
 
     def __init__(self) -> None:
         self.skipped_lines = 0

@@ -8,6 +8,12 @@ class LineParser:
     """A format read line by line as the file grows (most logs)."""
 
     format_name = "text"
+    # True where ``parse_bulk(data) -> records | None`` reads a big block of complete lines into
+    # columns (readers/bulk_columns.py); None hands the block back to parse_lines.
+    reads_in_bulk = False
+
+    def parse_bulk(self, data: bytes) -> list[Record] | None:
+        return None
 
     def parse_lines(self, lines: list[str]) -> list[Record]:
         raise NotImplementedError
@@ -30,6 +36,7 @@ class StreamParser:
     """A binary format with its own framing (TensorBoard event files)."""
 
     format_name = "stream"
+    reads_in_bulk = False  # True where ``feed`` decodes a big read into columns itself
 
     def feed(self, data: bytes) -> list[Record]:
         raise NotImplementedError

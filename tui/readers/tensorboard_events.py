@@ -173,6 +173,7 @@ class TensorBoardEventParser(StreamParser):
     """
 
     format_name = "tensorboard_events"
+    reads_in_bulk = True  # a history's plain scalar events are decoded in numpy (_decode_in_bulk)
 
     def __init__(self, split: str = "") -> None:
         # "val" or "train" for an event file in a split folder (Keras's train/ and validation/):
